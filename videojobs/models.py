@@ -1,0 +1,269 @@
+"""Domain model of a video task: requests, states, camera moves and the rules of product-spec.md.
+
+Nothing here knows about Discord, HTTP or SQL.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+MAX_PROMPT_CHARS = 2500
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MIN_IMAGE_SIDE = 300
+MAX_IMAGE_ASPECT = 2.5
+IMAGE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg"})
+MODES = ("std", "pro")
+DURATIONS = (5, 10)
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+DEFAULT_CAMERA_STRENGTH = 5
+
+# aspect ratio -> the unified route's `size` (an unrecognised size silently becomes 1:1)
+SIZE_FOR_ASPECT = {"16:9": "1920x1080", "9:16": "1080x1920", "1:1": "1024x1024"}
+
+
+class TaskState(enum.StrEnum):
+    PENDING = "pending"  # stored, not yet sent to the gateway
+    SUBMITTING = "submitting"  # the create call may be on the wire
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def label(self) -> str:
+        """The word a member reads."""
+        if self in (TaskState.PENDING, TaskState.SUBMITTING):
+            return "queued"
+        return self.value.replace("_", " ")
+
+
+TERMINAL_STATES = frozenset(
+    {TaskState.COMPLETED, TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED}
+)
+ACTIVE_STATES = frozenset(set(TaskState) - TERMINAL_STATES)
+POLLED_STATES = frozenset({TaskState.QUEUED, TaskState.RUNNING})
+
+
+class DeliveryState(enum.StrEnum):
+    NONE = "none"
+    CLAIMED = "claimed"  # a delivery is (or was, before a crash) under way
+    DELIVERED = "delivered"
+
+
+# --- camera moves -----------------------------------------------------------------------------
+
+CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+
+# choice value -> (axis, sign). Left, down, out and anticlockwise are negative on Kling's scale.
+CAMERA_MOVES: dict[str, tuple[str, int]] = {
+    "zoom_in": ("zoom", 1),
+    "zoom_out": ("zoom", -1),
+    "pan_left": ("pan", -1),
+    "pan_right": ("pan", 1),
+    "tilt_up": ("tilt", 1),
+    "tilt_down": ("tilt", -1),
+    "roll_left": ("roll", -1),
+    "roll_right": ("roll", 1),
+    "move_left": ("horizontal", -1),
+    "move_right": ("horizontal", 1),
+    "move_up": ("vertical", 1),
+    "move_down": ("vertical", -1),
+}
+CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+CAMERA_CHOICES = (*CAMERA_MOVES, *CAMERA_PRESETS)
+
+
+def camera_label(camera: str) -> str:
+    return camera.replace("_", " ")
+
+
+def camera_control(camera: str, strength: int) -> dict[str, Any]:
+    """Kling's `camera_control` object for a camera choice."""
+    if camera in CAMERA_PRESETS:
+        return {"type": camera}
+    axis, sign = CAMERA_MOVES[camera]
+    config = dict.fromkeys(CAMERA_AXES, 0)
+    config[axis] = sign * strength
+    return {"type": "simple", "config": config}
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image as Discord describes it: the rules are checked on this metadata alone."""
+
+    url: str
+    filename: str
+    content_type: str | None
+    size: int
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    """What a member asked for, as validated by `validate_request`."""
+
+    prompt: str
+    model: str
+    mode: str = "std"
+    duration: int = 5
+    aspect_ratio: str = "16:9"
+    negative_prompt: str | None = None
+    cfg_scale: float | None = None
+    image: ImageRef | None = None
+    end_image: ImageRef | None = None
+    camera: str | None = None
+    camera_strength: int = DEFAULT_CAMERA_STRENGTH
+
+    @property
+    def is_image_to_video(self) -> bool:
+        return self.image is not None or self.end_image is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VideoRequest:
+        data = dict(data)
+        for key in ("image", "end_image"):
+            if data.get(key) is not None:
+                data[key] = ImageRef(**data[key])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """One create call, independent of the API style that carries it."""
+
+    prompt: str
+    model: str
+    mode: str = "std"
+    duration: int = 5
+    aspect_ratio: str = "16:9"
+    negative_prompt: str | None = None
+    cfg_scale: float | None = None
+    image: str | None = None  # public URL or raw base64
+    image_tail: str | None = None
+    camera_control: dict[str, Any] | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+    @property
+    def is_image_to_video(self) -> bool:
+        return bool(self.image) or bool(self.image_tail)
+
+    @classmethod
+    def for_task(
+        cls, request: VideoRequest, *, external_task_id: str, callback_url: str | None
+    ) -> GenerationRequest:
+        return cls(
+            prompt=request.prompt,
+            model=request.model,
+            mode=request.mode,
+            duration=request.duration,
+            aspect_ratio=request.aspect_ratio,
+            negative_prompt=request.negative_prompt or None,
+            cfg_scale=request.cfg_scale,
+            image=request.image.url if request.image else None,
+            image_tail=request.end_image.url if request.end_image else None,
+            camera_control=(
+                camera_control(request.camera, request.camera_strength)
+                if request.camera
+                else None
+            ),
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+
+
+class GatewayState(enum.StrEnum):
+    """A remote task's state, whatever shape the gateway used to say it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSnapshot:
+    """One reading of a remote task."""
+
+    task_id: str
+    state: GatewayState
+    progress: int = 0  # 0-100
+    video_url: str | None = None
+    failure_reason: str | None = None
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+def new_task_id() -> str:
+    """32 lowercase hex characters; the first 8 are the short id members type."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asked, and where."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    parent_channel_id: int | None = None  # the channel a thread belongs to
+    role_ids: frozenset[int] = frozenset()
+    is_admin: bool = False
+    upload_limit: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class VideoTask:
+    id: str
+    requester_id: int
+    guild_id: int | None
+    channel_id: int
+    request: VideoRequest
+    created_at: float
+    deadline_at: float
+    next_poll_at: float
+    state: TaskState = TaskState.PENDING
+    thread_id: int | None = None
+    status_message_id: int | None = None
+    upload_limit: int = 10 * 1024 * 1024
+    gateway_task_id: str | None = None
+    progress: int = 0
+    result_url: str | None = None
+    failure_reason: str | None = None
+    attempts: int = 0
+    poll_errors: int = 0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+    delivery: DeliveryState = DeliveryState.NONE
+    delivery_message_id: int | None = None
+    delivered_at: float | None = None
+    retry_of: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    @property
+    def target_channel_id(self) -> int:
+        """Where everything about the task is said: its thread, else its channel."""
+        return self.thread_id or self.channel_id
+
+    def evolve(self, **changes: Any) -> VideoTask:
+        return replace(self, **changes)

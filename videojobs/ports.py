@@ -1,0 +1,110 @@
+"""The core's view of the outside world, as Protocols. Adapters implement them; tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .models import GenerationRequest, TaskSnapshot, TaskState, VideoTask
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch (UTC)."""
+        ...
+
+
+class VideoGateway(Protocol):
+    async def create(self, request: GenerationRequest) -> TaskSnapshot:
+        """Create a remote task. Raises GatewayError (after the client's own retries)."""
+        ...
+
+    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        """Read a remote task. Raises GatewayError."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCounts:
+    active: int
+    today: int
+
+
+class TaskStore(Protocol):
+    async def insert_within_limits(
+        self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
+    ) -> LimitCounts | None:
+        """Atomically count the requester's unfinished tasks and those created since
+        `day_start`; insert `task` only when both are under their limit (0 = no limit).
+        Returns None when inserted, else the counts that stopped it."""
+        ...
+
+    async def get(self, task_id: str) -> VideoTask | None: ...
+
+    async def find_by_short_id(self, short_id: str) -> VideoTask | None: ...
+
+    async def update(
+        self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
+    ) -> bool:
+        """Write every mutable field of `task`. With `expect_states`, only if the stored state
+        is one of them (compare-and-set); returns whether the row was written."""
+        ...
+
+    async def claim_delivery(self, task_id: str, now: float) -> bool:
+        """NONE -> CLAIMED for a task in a terminal state; False if someone else has it."""
+        ...
+
+    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None: ...
+
+    async def release_delivery(self, task_id: str) -> None:
+        """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
+        ...
+
+    async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
+        """Tasks in QUEUED or RUNNING whose next_poll_at <= now, soonest first."""
+        ...
+
+    async def next_poll_at(self) -> float | None:
+        """The earliest next_poll_at among polled tasks."""
+        ...
+
+    async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]: ...
+
+    async def undelivered(self) -> list[VideoTask]:
+        """Terminal tasks whose delivery is NONE or CLAIMED."""
+        ...
+
+    async def user_tasks(
+        self, user_id: int, *, unfinished: bool, limit: int
+    ) -> list[VideoTask]:
+        """A member's unfinished tasks (oldest first) or finished ones (newest first)."""
+        ...
+
+    async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts: ...
+
+    async def count_unfinished(self, guild_id: int | None) -> int: ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """Tells members about their tasks (Discord, in production)."""
+
+    async def progress(self, task: VideoTask) -> None:
+        """Show the task's state and progress (already throttled by the service)."""
+        ...
+
+    async def find_delivery(self, task: VideoTask) -> int | None:
+        """After a crash mid-delivery: the id of the result message if it was sent, else None."""
+        ...
+
+    async def deliver(self, task: VideoTask) -> int | None:
+        """Tell the requester the task's outcome (video, failure, time-out or cancel).
+        Returns the id of the message that did it. Raises on failure (delivery is retried)."""
+        ...
+
+
+TaskBatch = Sequence[VideoTask]
