@@ -179,9 +179,7 @@ class GenerationRequest:
             image=request.image.url if request.image else None,
             image_tail=request.end_image.url if request.end_image else None,
             camera_control=(
-                camera_control(request.camera, request.camera_strength)
-                if request.camera
-                else None
+                camera_control(request.camera, request.camera_strength) if request.camera else None
             ),
             callback_url=callback_url,
             external_task_id=external_task_id,

@@ -75,9 +75,7 @@ class TaskStore(Protocol):
         """Terminal tasks whose delivery is NONE or CLAIMED."""
         ...
 
-    async def user_tasks(
-        self, user_id: int, *, unfinished: bool, limit: int
-    ) -> list[VideoTask]:
+    async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
         """A member's unfinished tasks (oldest first) or finished ones (newest first)."""
         ...
 

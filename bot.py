@@ -1,0 +1,239 @@
+"""Entry point and the one composition root: settings, logging, one aiohttp session, the
+database, the gateway client, the service and the Discord bot. Run it with `python bot.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from cogs import errors
+from cogs.delivery import DetailsButton, DiscordNotifier, RetryButton
+from cogs.front import Front
+from cogs.poller import PollerCog
+from cogs.status import StatusCog
+from cogs.video import build_video_command
+from config import Settings, SettingsError, load_settings
+from gateway.callbacks import start_callback_server
+from gateway.client import GatewayClient
+from gateway.simulator import GatewaySimulator, SimulatorConfig
+from storage.task_store import SqliteTaskStore
+from videojobs.service import ServiceConfig, VideoJobsService
+
+log = logging.getLogger("bot")
+
+COMMAND_HASH_KEY = "command_tree_hash"
+SHUTDOWN_GRACE = 20.0
+EXIT_BAD_SETTINGS = 2
+
+
+class RedactSecrets(logging.Filter):
+    """A last line of defence: no log line ever carries the token or the API key."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
+    handler.addFilter(RedactSecrets([settings.discord_token, settings.kling_api_key]))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+
+
+class VideoBot(commands.Bot):
+    def __init__(self, settings: Settings, heartbeat_path: Path) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents(guilds=True),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+        )
+        self.settings = settings
+        self.heartbeat_path = heartbeat_path
+        self.front: Front | None = None
+        self.accepting = True
+
+    async def setup_hook(self) -> None:
+        assert self.front is not None
+        service = self.front.service
+        report = await service.recover()
+        log.info(
+            "resuming: %d tasks being polled, %d never sent (sending now), %d interrupted "
+            "while sending (reported), %d results owed; next poll %s",
+            report.polling,
+            report.pending,
+            report.interrupted,
+            report.undelivered,
+            "now" if report.next_poll_at is None else f"at {report.next_poll_at:.0f}",
+        )
+        errors.install(self.tree)
+        self.tree.interaction_check = self._accepting  # type: ignore[method-assign]
+        self.tree.add_command(build_video_command(self.front))
+        await self.add_cog(StatusCog(self.front))
+        await self.add_cog(
+            PollerCog(
+                self,
+                service,
+                max_sleep=self.settings.poll_interval_seconds,
+                heartbeat_path=self.heartbeat_path,
+            )
+        )
+        self.add_dynamic_items(RetryButton, DetailsButton)
+        await self.sync_commands_if_changed()
+
+    async def _accepting(self, interaction: discord.Interaction) -> bool:
+        if not self.accepting:
+            await interaction.response.send_message(
+                "The bot is restarting; try again in a minute.", ephemeral=True
+            )
+        return self.accepting
+
+    async def sync_commands_if_changed(self) -> None:
+        """Sync only when the command tree changed since the last successful sync."""
+        assert self.front is not None
+        store = self.front.service.store
+        guild_ids = self.settings.discord_guild_ids
+        tree = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        digest = hashlib.sha256(
+            json.dumps({"guilds": guild_ids, "commands": tree}, sort_keys=True).encode()
+        ).hexdigest()
+        if await store.get_meta(COMMAND_HASH_KEY) == digest:
+            log.info("commands unchanged since the last sync; not syncing")
+            return
+        try:
+            if guild_ids:
+                for guild_id in guild_ids:
+                    guild = discord.Object(guild_id)
+                    self.tree.copy_global_to(guild=guild)
+                    await self.tree.sync(guild=guild)
+                log.info("commands synced to guilds %s", ", ".join(map(str, guild_ids)))
+            else:
+                await self.tree.sync()
+                log.info("commands synced globally (they may take a while to appear)")
+        except discord.HTTPException as exc:
+            log.error("command sync failed (%s); will try again at the next start", exc)
+            return
+        await store.set_meta(COMMAND_HASH_KEY, digest)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def shutdown(self) -> None:
+        """Stop taking commands, stop polling, let in-flight work finish, then disconnect."""
+        if not self.accepting:
+            return
+        self.accepting = False
+        log.info("shutting down: finishing in-flight work (up to %.0f s)", SHUTDOWN_GRACE)
+        poller = self.get_cog("PollerCog")
+        if poller is not None:
+            await self.remove_cog("PollerCog")
+        if self.front is not None:
+            await self.front.service.drain(SHUTDOWN_GRACE)
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def gateway_base(settings: Settings) -> AsyncIterator[str]:
+    """The gateway's base URL: the configured one, or an in-process simulator."""
+    if not settings.use_simulator:
+        yield settings.kling_api_base
+        return
+    simulator = GatewaySimulator(SimulatorConfig(api_key=settings.kling_api_key))
+    base = await simulator.start(host="127.0.0.1", port=0)
+    log.info("using the built-in gateway simulator at %s (no credits are spent)", base)
+    try:
+        yield base
+    finally:
+        await simulator.stop()
+
+
+async def run(settings: Settings) -> int:
+    heartbeat = settings.database_path.parent / "heartbeat.json"
+    async with aiohttp.ClientSession() as session, gateway_base(settings) as base:
+        store = await SqliteTaskStore.open(settings.database_path)
+        bot = VideoBot(settings, heartbeat)
+        gateway = GatewayClient(
+            session, base_url=base, api_key=settings.kling_api_key, style=settings.kling_api_style
+        )
+        service = VideoJobsService(
+            store,
+            gateway,
+            DiscordNotifier(bot, session),
+            ServiceConfig(
+                models=settings.kling_models,
+                poll_interval=settings.poll_interval_seconds,
+                task_timeout=settings.task_timeout_seconds,
+                max_active=settings.max_active_tasks_per_user,
+                max_daily=settings.daily_tasks_per_user,
+                allowed_channel_ids=settings.allowed_channel_ids,
+                allowed_role_ids=settings.allowed_role_ids,
+                callback_url=settings.callback_public_url,
+            ),
+        )
+        bot.front = Front(
+            service=service,
+            models=settings.kling_models,
+            max_active=settings.max_active_tasks_per_user,
+            max_daily=settings.daily_tasks_per_user,
+            task_timeout_minutes=settings.task_timeout_minutes,
+        )
+        callbacks = None
+        if settings.callback_listen and settings.callback_public_url:
+            callbacks = await start_callback_server(
+                settings.callback_listen, settings.callback_public_url, service.hint
+            )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.shutdown()))
+        try:
+            await bot.start(settings.discord_token)
+        except discord.LoginFailure:
+            print("DISCORD_TOKEN: Discord rejected the token; copy it again from the "
+                  "Developer Portal (Bot > Reset Token)", file=sys.stderr)
+            return EXIT_BAD_SETTINGS
+        finally:
+            if not bot.is_closed():
+                await bot.close()
+            await service.drain(SHUTDOWN_GRACE)
+            if callbacks is not None:
+                await callbacks.cleanup()
+            await store.close()
+            log.info("stopped")
+    return 0
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    configure_logging(settings)
+    return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

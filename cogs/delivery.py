@@ -1,0 +1,220 @@
+"""DiscordNotifier: progress edits, the result (mp4 upload or link), failure messages, and the
+persistent Retry and Details buttons on the result.
+
+Everything here uses the bot's own token (channel messages by id), never an interaction token,
+which dies after 15 minutes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+
+from videojobs.errors import VideoJobsError
+from videojobs.models import TaskState, VideoTask
+
+from . import render
+from .front import front_of, launch, requester_of
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15, sock_read=60)
+HISTORY_DEPTH = 50
+MENTION_REQUESTER = discord.AllowedMentions(users=True, roles=False, everyone=False)
+GONE = (discord.NotFound, discord.Forbidden)  # a deleted thread or one we may not post in
+
+
+class TooLarge(Exception):
+    pass
+
+
+class DiscordNotifier:
+    def __init__(self, client: discord.Client, session: aiohttp.ClientSession) -> None:
+        self.client = client
+        self.session = session
+
+    async def progress(self, task: VideoTask) -> None:
+        await self._edit_status(task)
+
+    async def find_delivery(self, task: VideoTask) -> int | None:
+        """Look through the recent messages where the result would be for one of ours that
+        carries this task's buttons."""
+        marker = DetailsButton.custom_id_for(task.id)
+        me = self.client.user
+        for channel_id in dict.fromkeys((task.target_channel_id, task.channel_id)):
+            channel = self.client.get_partial_messageable(channel_id)
+            try:
+                async for message in channel.history(limit=HISTORY_DEPTH):
+                    if me is not None and message.author.id != me.id:
+                        continue
+                    if any(marker == _custom_id(c) for row in message.components for c in _children(row)):
+                        return message.id
+            except GONE:
+                continue
+        return None
+
+    async def deliver(self, task: VideoTask) -> int | None:
+        await self._edit_status(task)
+        file: discord.File | None = None
+        if task.state is TaskState.COMPLETED and task.result_url:
+            try:
+                data = await self._download(task.result_url, task.upload_limit)
+                file = discord.File(io.BytesIO(data), filename=f"video-{task.short_id}.mp4")
+            except TooLarge:
+                log.info("task %s: video over the upload limit, sending the link", task.id)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("task %s: download failed (%s), sending the link", task.id, exc)
+        message = await self._send_result(task, file)
+        return message.id
+
+    async def _send_result(self, task: VideoTask, file: discord.File | None) -> discord.Message:
+        """Post in the thread; a removed thread falls back to the channel, an upload over the
+        limit (413) falls back to the link."""
+        targets = list(dict.fromkeys((task.target_channel_id, task.channel_id)))
+        for i, channel_id in enumerate(targets):
+            channel = self.client.get_partial_messageable(channel_id)
+            try:
+                return await self._post(channel, task, file)
+            except GONE as exc:
+                if i + 1 == len(targets):
+                    raise
+                log.info("task %s: can't post in %s (%s), using the channel", task.id, channel_id, exc)
+                if file is not None:
+                    file.reset()
+        raise AssertionError("unreachable")
+
+    async def _post(
+        self, channel: discord.PartialMessageable, task: VideoTask, file: discord.File | None
+    ) -> discord.Message:
+        view = ResultView(task)
+        nonce = task.id[:25]  # Discord drops a repeat of the same nonce for a few minutes
+        if file is not None:
+            try:
+                return await channel.send(
+                    render.clip(render.result_text(task), 2000),
+                    file=file,
+                    view=view,
+                    allowed_mentions=MENTION_REQUESTER,
+                    nonce=nonce,
+                )
+            except discord.HTTPException as exc:
+                if exc.status != 413:
+                    raise
+                log.info("task %s: upload refused as too large (413), sending the link", task.id)
+        link_instead = task.state is TaskState.COMPLETED
+        text = render.result_text(task, link_instead=link_instead, limit=task.upload_limit)
+        return await channel.send(
+            render.clip(text, 2000), view=view, allowed_mentions=MENTION_REQUESTER, nonce=nonce
+        )
+
+    async def _download(self, url: str, limit: int) -> bytes:
+        async with self.session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            response.raise_for_status()
+            if response.content_length is not None and response.content_length > limit:
+                raise TooLarge
+            buffer = bytearray()
+            async for chunk in response.content.iter_chunked(1 << 16):
+                buffer += chunk
+                if len(buffer) > limit:
+                    raise TooLarge
+            return bytes(buffer)
+
+    async def _edit_status(self, task: VideoTask) -> None:
+        if task.status_message_id is None:
+            return
+        message = self.client.get_partial_messageable(task.channel_id).get_partial_message(
+            task.status_message_id
+        )
+        try:
+            await message.edit(embed=render.status_embed(task, render.now_utc()))
+        except GONE:
+            log.info("task %s: status message is gone; not updating it", task.id)
+
+
+def _children(row: Any) -> list[Any]:
+    return list(getattr(row, "children", []))
+
+
+def _custom_id(component: Any) -> str | None:
+    return getattr(component, "custom_id", None)
+
+
+# --- persistent buttons -------------------------------------------------------------------------
+
+
+class ResultView(discord.ui.View):
+    def __init__(self, task: VideoTask) -> None:
+        super().__init__(timeout=None)
+        self.add_item(RetryButton(task.id))
+        self.add_item(DetailsButton(task.id))
+
+
+class RetryButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"vb:retry:(?P<task_id>[0-9a-f]{32})"
+):
+    """Same settings again, as a new task counted against the limits."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Retry", emoji="🔁", style=discord.ButtonStyle.primary,
+                custom_id=f"vb:retry:{task_id}",
+            )
+        )
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> RetryButton:
+        return cls(match["task_id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        front = front_of(interaction.client)
+        try:
+            task = await front.service.retry(self.task_id, requester_of(interaction))
+        except VideoJobsError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await launch(interaction, front, task)
+
+
+class DetailsButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"vb:details:(?P<task_id>[0-9a-f]{32})",
+):
+    """Every setting and id, for whoever asks."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Details", emoji="ℹ️", style=discord.ButtonStyle.secondary,
+                custom_id=self.custom_id_for(task_id),
+            )
+        )
+        self.task_id = task_id
+
+    @staticmethod
+    def custom_id_for(task_id: str) -> str:
+        return f"vb:details:{task_id}"
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> DetailsButton:
+        return cls(match["task_id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        front = front_of(interaction.client)
+        try:
+            task = await front.service.get(self.task_id)
+        except VideoJobsError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await interaction.response.send_message(
+            embed=render.details_embed(task, render.now_utc()), ephemeral=True
+        )

@@ -1,0 +1,87 @@
+"""What the cogs share: the service, the settings they show, and turning an interaction into a
+`Requester`. Also the one launch flow used by /video and the Retry button."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import cast
+
+import discord
+
+from videojobs.models import Requester, VideoTask
+from videojobs.service import VideoJobsService
+
+from . import render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Front:
+    """Everything the Discord side needs, built once in bot.py."""
+
+    service: VideoJobsService
+    models: tuple[str, ...]
+    max_active: int
+    max_daily: int
+    task_timeout_minutes: float
+
+
+def front_of(client: discord.Client) -> Front:
+    return cast(Front, client.front)  # type: ignore[attr-defined]
+
+
+def requester_of(interaction: discord.Interaction) -> Requester:
+    channel = interaction.channel
+    parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+    user = interaction.user
+    roles = frozenset(r.id for r in user.roles) if isinstance(user, discord.Member) else frozenset()
+    perms = interaction.permissions
+    return Requester(
+        user_id=user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or user.id,
+        parent_channel_id=parent_id,
+        role_ids=roles,
+        is_admin=interaction.guild_id is not None and (perms.administrator or perms.manage_guild),
+        upload_limit=interaction.filesize_limit,
+    )
+
+
+def can_open_thread(interaction: discord.Interaction) -> bool:
+    """A thread on the status message needs a server text channel (not a thread, not a DM)
+    and the permission to create public threads there."""
+    channel = interaction.channel
+    return (
+        interaction.guild_id is not None
+        and isinstance(channel, discord.TextChannel | discord.PartialMessageable)
+        and getattr(channel, "type", None) in (discord.ChannelType.text, discord.ChannelType.news)
+        and interaction.app_permissions.create_public_threads
+    )
+
+
+async def launch(interaction: discord.Interaction, front: Front, task: VideoTask) -> None:
+    """Answer publicly with the status embed (the first response: no network call before it),
+    open a thread on it where possible, remember both, then send the task to the gateway."""
+    try:
+        embed = render.status_embed(task, render.now_utc())
+        callback = await interaction.response.send_message(embed=embed)
+        message = callback.resource
+        if not isinstance(message, discord.Message):
+            message = await interaction.original_response()
+        thread_id = None
+        if can_open_thread(interaction):
+            try:
+                thread = await message.create_thread(
+                    name=render.clip(f"🎬 {task.request.prompt}", 100), auto_archive_duration=1440
+                )
+                thread_id = thread.id
+            except discord.HTTPException as exc:
+                log.info("task %s: no thread (%s); using the channel", task.id, exc)
+        await front.service.set_location(
+            task.id, thread_id=thread_id, status_message_id=message.id
+        )
+    finally:
+        # stored already: it runs and is reported in the channel even if Discord failed us here
+        front.service.start(task.id)

@@ -1,0 +1,100 @@
+"""/video: options -> VideoRequest -> service -> public status embed and thread."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+from discord.ext import commands
+
+from videojobs.models import (
+    ASPECT_RATIOS,
+    CAMERA_CHOICES,
+    DEFAULT_CAMERA_STRENGTH,
+    MAX_PROMPT_CHARS,
+    ImageRef,
+    VideoRequest,
+    camera_label,
+)
+
+from .front import Front, launch, requester_of
+
+DESCRIPTIONS = {
+    "prompt": "What the video shows (1-2500 characters)",
+    "image": "First frame: PNG or JPEG, up to 10 MB, sides at least 300 px",
+    "end_image": "Last frame (needs image): PNG or JPEG, same rules",
+    "mode": "std is faster, pro is higher quality (default std)",
+    "duration": "Length in seconds (default 5)",
+    "aspect_ratio": "Frame shape (default 16:9; with an image, the image decides)",
+    "negative_prompt": "What to keep out of the video (up to 2500 characters)",
+    "cfg_scale": "How closely to follow the prompt, 0 to 1",
+    "camera": "A camera move (not with end_image)",
+    "camera_strength": "How strong the camera move is, 1 to 10 (default 5)",
+    "model": "Which model makes the video",
+}
+
+
+def normalise_choice(value: str | None) -> str | None:
+    """Accept a choice's value or its displayed name ("zoom in", "Zoom-In" -> "zoom_in")."""
+    if value is None:
+        return None
+    return value.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def image_ref(attachment: discord.Attachment | None) -> ImageRef | None:
+    if attachment is None:
+        return None
+    return ImageRef(
+        url=attachment.url,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
+def build_video_command(front: Front) -> app_commands.Command[commands.Cog, ..., None]:
+    """The /video command, built at start-up because its model choices come from settings."""
+
+    @app_commands.command(name="video", description="Make a video from a prompt and images")
+    @app_commands.describe(**DESCRIPTIONS)
+    @app_commands.choices(
+        mode=[Choice(name="std", value="std"), Choice(name="pro", value="pro")],
+        duration=[Choice(name="5 seconds", value=5), Choice(name="10 seconds", value=10)],
+        aspect_ratio=[Choice(name=a, value=a) for a in ASPECT_RATIOS],
+        camera=[Choice(name=camera_label(c), value=c) for c in CAMERA_CHOICES],
+        model=[Choice(name=m, value=m) for m in front.models],
+    )
+    async def video(
+        interaction: discord.Interaction,
+        prompt: Range[str, 1, MAX_PROMPT_CHARS],
+        image: discord.Attachment | None = None,
+        end_image: discord.Attachment | None = None,
+        mode: str | None = None,
+        duration: int | None = None,
+        aspect_ratio: str | None = None,
+        negative_prompt: Range[str, None, MAX_PROMPT_CHARS] | None = None,
+        cfg_scale: Range[float, 0.0, 1.0] | None = None,
+        camera: str | None = None,
+        camera_strength: Range[int, 1, 10] | None = None,
+        model: str | None = None,
+    ) -> None:
+        request = VideoRequest(
+            prompt=prompt,
+            model=(model or front.models[0]).strip(),
+            mode=normalise_choice(mode) or "std",
+            duration=duration or 5,
+            aspect_ratio=(aspect_ratio or "16:9").strip(),
+            negative_prompt=negative_prompt,
+            cfg_scale=cfg_scale,
+            image=image_ref(image),
+            end_image=image_ref(end_image),
+            camera=normalise_choice(camera),
+            camera_strength=camera_strength or DEFAULT_CAMERA_STRENGTH,
+        )
+        # Database only before the first response: the rules, allowlists and limits.
+        task = await front.service.admit(request, requester_of(interaction))
+        await launch(interaction, front, task)
+
+    return video

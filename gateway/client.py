@@ -1,0 +1,407 @@
+"""`GatewayClient`: the bot's only link to the video gateway (a new-api relay in front of Kling).
+
+It speaks both API styles of gateway-api.md:
+- `unified`: `POST /v1/video/generations`, `GET /v1/video/generations/{id}`;
+- `kling`: `POST /kling/v1/videos/{text2video|image2video}`, `GET` the same path + `/{id}`;
+and reads every response shape of gateway-notes.md through `parse_snapshot`, whatever the route.
+
+Calls that failed for a reason that may pass (429, most 5xx, time-outs, lost connections) are
+retried with exponential backoff and full jitter, honouring `Retry-After`, within both
+`max_attempts` and `max_retry_seconds`. The API key never reaches a log line, an exception or
+a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+from urllib.parse import quote
+
+import aiohttp
+
+from videojobs.errors import GatewayError
+from videojobs.models import SIZE_FOR_ASPECT, GatewayState, GenerationRequest, TaskSnapshot
+
+from .errors import (
+    describe_failure,
+    error_from_exception,
+    error_from_response,
+    unreadable_response,
+)
+
+logger = logging.getLogger(__name__)
+
+Style = Literal["unified", "kling"]
+STYLES: tuple[Style, ...] = ("unified", "kling")
+
+UNIFIED_PATH = "/v1/video/generations"
+KLING_PATH = "/kling/v1/videos"
+
+NO_VIDEO_REASON = "The video service said the video was ready but gave no link to it."
+LOST_CREATE_MESSAGE = (
+    "The video gateway took the task but its answer was lost, so the bot cannot follow it. "
+    "Please try again."
+)
+
+# Every spelling of a state seen across the doc's object, the relay's wrapper, the OpenAI
+# style and Kling's own task object, lower-cased.
+_STATES = {
+    "not_start": GatewayState.PENDING,
+    "submitted": GatewayState.PENDING,
+    "queued": GatewayState.PENDING,
+    "pending": GatewayState.PENDING,
+    "unknown": GatewayState.PENDING,
+    "in_progress": GatewayState.RUNNING,
+    "processing": GatewayState.RUNNING,
+    "running": GatewayState.RUNNING,
+    "success": GatewayState.COMPLETED,
+    "succeed": GatewayState.COMPLETED,
+    "succeeded": GatewayState.COMPLETED,
+    "completed": GatewayState.COMPLETED,
+    "failure": GatewayState.FAILED,
+    "failed": GatewayState.FAILED,
+}
+
+
+class GatewayClient:
+    """Implements `videojobs.ports.VideoGateway` over one shared `aiohttp.ClientSession`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: str,
+        style: str = "unified",
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        max_retry_seconds: float = 60.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 20.0,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._style = style
+        self._secrets = (api_key,)
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_attempts = max_attempts
+        self._max_retry_seconds = max_retry_seconds
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"GatewayClient(base_url={self._base_url!r}, style={self._style!r})"
+
+    async def create(self, request: GenerationRequest) -> TaskSnapshot:
+        """Create a remote task and return its first snapshot (normally PENDING).
+
+        A create is retried like any call. That cannot make a second task: the request's
+        `external_task_id` is unique per account upstream, so a retry of a create that did
+        reach Kling is rejected as a duplicate (reported as a lost answer, not as a new task).
+        """
+        if self._style == "kling":
+            kind = "image2video" if request.is_image_to_video else "text2video"
+            path, body = f"{KLING_PATH}/{kind}", kling_body(request)
+        else:
+            path, body = UNIFIED_PATH, unified_body(request)
+        data = await self._call("POST", path, body)
+        return _created_snapshot(data, self._secrets)
+
+    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        """Read a remote task."""
+        if not task_id:
+            raise ValueError("task_id must not be empty")
+        quoted = quote(task_id, safe="")
+        if self._style == "kling":
+            kind = "image2video" if image_to_video else "text2video"
+            path = f"{KLING_PATH}/{kind}/{quoted}"
+        else:
+            path = f"{UNIFIED_PATH}/{quoted}"
+        data = await self._call("GET", path)
+        return parse_snapshot(data, task_id)
+
+    # --- transport --------------------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One API call with its retries; returns the decoded JSON of a 2xx answer."""
+        spent = 0.0  # seconds used by attempts and waits, counted as the waits were asked for
+        attempt = 0
+        while True:
+            attempt += 1
+            began = time.monotonic()
+            try:
+                return await self._attempt(method, path, body)
+            except GatewayError as error:
+                if method == "POST" and attempt > 1 and _is_duplicate_task(error):
+                    raise GatewayError(
+                        LOST_CREATE_MESSAGE,
+                        retryable=False,
+                        status=error.status,
+                        code="duplicate_external_task_id",
+                        detail=error.detail,
+                    ) from None
+                spent += time.monotonic() - began
+                delay = self._retry_delay(error, attempt, spent)
+                if delay is None:
+                    if error.retryable:
+                        logger.warning(
+                            "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; "
+                            "giving up",
+                            method, path, error.status, error.code, attempt, self._max_attempts,
+                        )  # fmt: skip
+                    raise
+                logger.warning(
+                    "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; "
+                    "retrying in %.1fs",
+                    method, path, error.status, error.code, attempt, self._max_attempts, delay,
+                )  # fmt: skip
+                await self._sleep(delay)
+                spent += delay
+
+    def _retry_delay(self, error: GatewayError, attempt: int, spent: float) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up now.
+
+        The gateway's `Retry-After` wins over the backoff. A wait that would overrun
+        `max_retry_seconds` is not started: the error (with its `retry_after`) goes to the
+        caller, which has its own schedule.
+        """
+        if not error.retryable or attempt >= self._max_attempts:
+            return None
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+            delay = random.uniform(0.0, ceiling)
+        if spent + delay > self._max_retry_seconds:
+            return None
+        return delay
+
+    async def _attempt(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        try:
+            async with self._session.request(
+                method,
+                self._base_url + path,
+                json=body,
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as response:
+                status, headers = response.status, response.headers
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            # `from None`: aiohttp's exceptions carry the request, and so the key.
+            raise error_from_exception(exc, secrets=self._secrets) from None
+        text = raw.decode("utf-8", errors="replace")
+        logger.debug("gateway %s %s -> %d (%d bytes)", method, path, status, len(raw))
+        if not 200 <= status < 300:
+            raise error_from_response(status, text, headers, secrets=self._secrets)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise unreadable_response(
+                status, text, "not JSON", secrets=self._secrets
+            ) from None
+        if _is_error_body(data):
+            raise error_from_response(status, text, headers, secrets=self._secrets)
+        return data
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+
+def unified_body(request: GenerationRequest) -> dict[str, Any]:
+    """The body of `POST /v1/video/generations`: Kling's own options go in `metadata`."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "prompt": request.prompt,
+        "mode": request.mode,
+        "duration": int(request.duration),
+    }
+    # An unrecognised or missing size silently becomes 1:1, so send both size and ratio.
+    if size := SIZE_FOR_ASPECT.get(request.aspect_ratio):
+        body["size"] = size
+    if request.image:
+        body["image"] = request.image
+    metadata: dict[str, Any] = {"aspect_ratio": request.aspect_ratio}
+    metadata.update(_kling_options(request))
+    body["metadata"] = metadata
+    return body
+
+
+def kling_body(request: GenerationRequest) -> dict[str, Any]:
+    """The body of `POST /kling/v1/videos/…`, decoded strictly upstream: types matter."""
+    body: dict[str, Any] = {
+        "model_name": request.model,
+        "prompt": request.prompt,
+        "mode": request.mode,
+        "duration": str(int(request.duration)),  # a JSON number fails with build_request_failed
+        "aspect_ratio": request.aspect_ratio,
+    }
+    if request.image:
+        body["image"] = request.image
+    body.update(_kling_options(request))
+    return body
+
+
+def _kling_options(request: GenerationRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.negative_prompt:
+        options["negative_prompt"] = request.negative_prompt
+    if request.image_tail:
+        options["image_tail"] = request.image_tail
+    if request.cfg_scale is not None:
+        options["cfg_scale"] = float(request.cfg_scale)
+    if request.camera_control:
+        options["camera_control"] = request.camera_control
+    if request.callback_url:
+        options["callback_url"] = request.callback_url
+    if request.external_task_id:
+        options["external_task_id"] = request.external_task_id
+    return options
+
+
+# --- response bodies --------------------------------------------------------------------------
+
+
+def _is_duplicate_task(error: GatewayError) -> bool:
+    return error.status == 400 and "external_task_id" in (error.detail or "")
+
+
+def _is_error_body(data: Any) -> bool:
+    """A 2xx body that is one of the error shapes rather than a task."""
+    if not isinstance(data, dict) or any(key in data for key in ("status", "id", "task_id")):
+        return False
+    if isinstance(data.get("error"), dict):
+        return True
+    return data.get("data") is None and data.get("code") not in (None, "", "success", 0)
+
+
+def _created_snapshot(data: Any, secrets: tuple[str, ...]) -> TaskSnapshot:
+    if not isinstance(data, dict):
+        raise unreadable_response(200, str(data), "not a JSON object", secrets=secrets)
+    task = _unwrap(data)
+    task_id = task.get("task_id") or task.get("id")
+    if not task_id:
+        raise unreadable_response(200, str(data), "no task id", secrets=secrets)
+    if _status_of(task) is None:
+        return TaskSnapshot(task_id=str(task_id), state=GatewayState.PENDING)
+    return parse_snapshot(data, str(task_id))
+
+
+def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
+    """The task object itself: the relay's wrapper and Kling's envelope keep it in `data`."""
+    inner = data.get("data")
+    if _status_of(data) is None and isinstance(inner, dict):
+        return inner
+    return data
+
+
+def _status_of(task: dict[str, Any]) -> Any:
+    return task.get("status", task.get("task_status"))
+
+
+def parse_snapshot(data: Any, fallback_task_id: str) -> TaskSnapshot:
+    """Read a task from any retrieve shape: the doc's object, the relay's wrapper, the OpenAI
+    style or Kling's own task object. Raises a retryable GatewayError when it is none of them.
+    """
+    if not isinstance(data, dict):
+        raise unreadable_response(200, str(data), "not a JSON object")
+    task = _unwrap(data)
+    status = _status_of(task)
+    if status is None:
+        raise unreadable_response(200, str(data), "no task status")
+    task_id = str(task.get("task_id") or task.get("id") or fallback_task_id)
+    state = _state(status, task_id)
+    progress = _progress(task.get("progress"))
+    kling_task = _kling_task(task)
+
+    if state is GatewayState.COMPLETED:
+        url = _video_url(task, kling_task)
+        if url is None:
+            return TaskSnapshot(task_id, GatewayState.FAILED, progress, None, NO_VIDEO_REASON)
+        return TaskSnapshot(task_id, state, 100, url)
+    if state is GatewayState.FAILED:
+        return TaskSnapshot(
+            task_id, state, progress, None, describe_failure(_failure_text(task, kling_task))
+        )
+    return TaskSnapshot(task_id, state, progress)
+
+
+def _state(status: Any, task_id: str) -> GatewayState:
+    key = str(status).strip().lower().replace("-", "_").replace(" ", "_")
+    state = _STATES.get(key)
+    if state is None:
+        logger.warning("gateway task %s has unknown status %r; taken as pending", task_id, status)
+        return GatewayState.PENDING
+    return state
+
+
+def _progress(value: Any) -> int:
+    """0-100 from an int, a float, "30%", "30" or nothing."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        value = value.strip().rstrip("%").strip()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(number):
+        return 0
+    return max(0, min(100, int(number)))
+
+
+def _kling_task(task: dict[str, Any]) -> dict[str, Any] | None:
+    """Kling's own task object (`task_status`, `task_result`), wherever the shape keeps it."""
+    candidate: Any = task
+    for _ in range(3):
+        if not isinstance(candidate, dict):
+            return None
+        if "task_result" in candidate or "task_status" in candidate:
+            return candidate
+        candidate = candidate.get("data")
+    return None
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def _video_url(task: dict[str, Any], kling_task: dict[str, Any] | None) -> str | None:
+    candidates: list[Any] = []
+    metadata = task.get("metadata")
+    if isinstance(metadata, Mapping):
+        candidates.append(metadata.get("url"))
+    candidates += [task.get("url"), task.get("result_url")]
+    if kling_task is not None:
+        result = kling_task.get("task_result")
+        videos = result.get("videos") if isinstance(result, dict) else None
+        if isinstance(videos, list) and videos and isinstance(videos[0], dict):
+            candidates.append(videos[0].get("url"))
+    return next((str(url) for url in candidates if _is_url(url)), None)
+
+
+def _failure_text(task: dict[str, Any], kling_task: dict[str, Any] | None) -> str | None:
+    error = task.get("error")
+    candidates: list[Any] = [
+        error.get("message") if isinstance(error, dict) else error,
+        task.get("fail_reason"),
+        # On FAILURE the wrapper's result_url holds the failure text, not a URL.
+        None if _is_url(task.get("result_url")) else task.get("result_url"),
+        kling_task.get("task_status_msg") if kling_task else None,
+    ]
+    return next((str(text) for text in candidates if isinstance(text, str) and text.strip()), None)

@@ -1,0 +1,329 @@
+"""Turn what the gateway said (or failed to say) into a `GatewayError`.
+
+The gateway is a new-api relay in front of Kling. It refuses in two JSON shapes
+(`{"error": {"message", "type", "code"}}` and `{"code", "message", "data"}`), Kling's own error
+JSON travels as text inside the relay's message, and a proxy in front may answer with an HTML
+page or nothing at all. Everything here is a pure function of the status, body and headers, so
+it is tested without a server.
+
+Each error carries a short message a Discord member can read, `retryable`, the gateway's own
+words in `detail` (for logs) and, when the gateway asked for one, `retry_after`. The API key
+is scrubbed from everything derived from a body, in case a server echoes it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+
+from videojobs.errors import GatewayError
+
+# "upstream load of this group is saturated, try again later": every 429 from upstream says so.
+UPSTREAM_SATURATED = "当前分组上游负载已饱和"
+
+DETAIL_CHARS = 300
+REASON_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class _Reason:
+    """One kind of failure: what a member reads, and whether trying again can help."""
+
+    message: str
+    transient: bool
+
+
+INVALID_KEY = _Reason(
+    "The video gateway rejected the bot's API key. "
+    "Ask the server owner to check KLING_API_KEY.",
+    transient=False,
+)
+NO_ACCESS = _Reason(
+    "The bot's gateway account cannot use this model. "
+    "Ask the server owner to check KLING_MODELS and the account's permissions.",
+    transient=False,
+)
+OUT_OF_QUOTA = _Reason(
+    "The bot's gateway account is out of quota. Ask the server owner to top it up.",
+    transient=False,
+)
+CONTENT_POLICY = _Reason(
+    "The video service refused this request under its content policy. "
+    "Rephrase the prompt or use a different image.",
+    transient=False,
+)
+BAD_PARAMETER = _Reason("The video service rejected the request's settings.", transient=False)
+BUSY = _Reason(
+    "The video service is busy right now. Try again in a few minutes.", transient=True
+)
+DOWN = _Reason(
+    "The video gateway is down or unreachable right now. Try again in a few minutes.",
+    transient=True,
+)
+TIMED_OUT = _Reason(
+    "The video gateway did not answer in time. Try again in a few minutes.", transient=True
+)
+UNREADABLE = _Reason(
+    "The video gateway sent an answer the bot could not read. Try again in a few minutes.",
+    transient=True,
+)
+BAD_ADDRESS = _Reason(
+    "The video gateway's address is not valid. Ask the server owner to check KLING_API_BASE.",
+    transient=False,
+)
+NOT_FOUND = _Reason("The video gateway does not know this task.", transient=False)
+
+# The relay's snake_case codes whose meaning does not depend on the HTTP status.
+_CODE_REASONS = {
+    "insufficient_user_quota": OUT_OF_QUOTA,
+    "model_not_found": NO_ACCESS,
+    "task_not_exist": NOT_FOUND,
+    "invalid_request": BAD_PARAMETER,
+    "build_request_failed": BAD_PARAMETER,  # the client sent a field of the wrong JSON type
+    "token_concurrency_limit_reached": BUSY,
+    "do_request_failed": DOWN,
+    "get_task_failed": DOWN,
+}
+
+
+def _kling_reason(code: int) -> _Reason | None:
+    """Kling's numeric error codes, from its API reference."""
+    if 1000 <= code <= 1004:  # the relay's own Kling credentials are broken
+        return _Reason(DOWN.message, transient=False)
+    if code in (1100, 1101, 1102):  # account abnormal, in arrears, resource pack used up
+        return OUT_OF_QUOTA
+    if code in (1103, 1203):  # no access to the resource, model does not exist
+        return NO_ACCESS
+    if 1200 <= code <= 1202:
+        return BAD_PARAMETER
+    if code in (1300, 1301):
+        return CONTENT_POLICY
+    if code in (1302, 1303):  # requests too fast, concurrency over the package's limit
+        return BUSY
+    if code == 1304:  # IP allow-list of the relay's Kling account
+        return _Reason(DOWN.message, transient=False)
+    if 5000 <= code <= 5999:
+        return DOWN
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """What an error body said, whatever its shape."""
+
+    message: str
+    code: str | None = None
+    kling_code: int | None = None
+    kling_message: str | None = None
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every non-empty secret replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """Whitespace collapsed, cut to `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _without_request_id(text: str) -> str:
+    return re.sub(r"\s*\(request id: [^)]*\)", "", text).strip()
+
+
+def kling_error(text: str) -> tuple[int, str] | None:
+    """Kling's raw error JSON (`{"code": 1301, "message": …}`) found inside `text`, if any."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        inner, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None
+    if not isinstance(inner, dict):
+        return None
+    code = inner.get("code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if not isinstance(code, int) or isinstance(code, bool) or code == 0:
+        return None
+    return code, str(inner.get("message") or "")
+
+
+def _html_title(text: str) -> str:
+    match = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if match:
+        return match.group(1).strip()
+    return re.sub(r"<[^>]+>", " ", text)
+
+
+def _read_body(body: str) -> _Said:
+    text = body.strip()
+    if not text:
+        return _Said("")
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            message, code = error.get("message"), error.get("code")
+        elif isinstance(error, str):
+            message, code = error, None
+        else:
+            message, code = data.get("message"), data.get("code")
+        message = "" if message is None else str(message)
+        if isinstance(code, int) and not isinstance(code, bool):
+            # Kling's own error JSON, not wrapped by the relay.
+            return _Said(message, str(code), code or None, message)
+        said = _Said(message, str(code) if code else None)
+    elif text.startswith("<"):
+        said = _Said(_html_title(text))
+    else:
+        said = _Said(text)
+    inner = kling_error(said.message)
+    if inner is None:
+        return said
+    return _Said(said.message, said.code, inner[0], inner[1])
+
+
+def _reason_for(status: int, said: _Said) -> _Reason:
+    if said.kling_code is not None and (reason := _kling_reason(said.kling_code)):
+        return reason
+    if said.code and (reason := _CODE_REASONS.get(said.code.lower())):
+        return reason
+    if UPSTREAM_SATURATED in said.message:
+        return BUSY
+    if status == 401:
+        return INVALID_KEY
+    if status == 403:
+        return OUT_OF_QUOTA if "quota" in said.message.lower() else NO_ACCESS
+    if status == 429:
+        return BUSY
+    if status == 404:  # the gateway has no 404 for tasks: the base URL is wrong
+        return _Reason(DOWN.message, transient=False)
+    if 400 <= status < 500:
+        return BAD_PARAMETER
+    return DOWN
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` value: delay-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+def error_from_response(
+    status: int, body: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
+) -> GatewayError:
+    """The error for a response the gateway (or a proxy in front of it) refused with."""
+    secrets = tuple(secrets)
+    said = _read_body(scrub(body, secrets))
+    reason = _reason_for(status, said)
+    message = reason.message
+    if reason is BAD_PARAMETER:
+        why = shorten(_without_request_id(said.kling_message or said.message), REASON_CHARS)
+        if why:
+            message = f"The video service rejected the request: {why.rstrip('.')}."
+    words = said.message or body
+    if said.kling_code is not None:
+        words = f"Kling {said.kling_code}: {said.kling_message}"
+    detail = f"HTTP {status}" + (f" {said.code}" if said.code else "")
+    if words.strip():
+        detail += f": {shorten(words, DETAIL_CHARS)}"
+    return GatewayError(
+        message,
+        retryable=reason.transient and _is_retryable_status(status),
+        status=status,
+        code=said.code,
+        retry_after=parse_retry_after(_header(headers, "Retry-After")),
+        detail=scrub(detail, secrets),
+    )
+
+
+def error_from_exception(exc: BaseException, *, secrets: Iterable[str] = ()) -> GatewayError:
+    """The error for a call that got no response: a time-out or a connection failure."""
+    if isinstance(exc, TimeoutError):
+        reason, code = TIMED_OUT, "timeout"
+    elif isinstance(exc, aiohttp.InvalidURL):
+        reason, code = BAD_ADDRESS, "invalid_url"
+    elif isinstance(exc, aiohttp.ClientError | OSError):
+        reason, code = DOWN, "unreachable"
+    else:
+        reason, code = _Reason(DOWN.message, transient=False), "unexpected"
+    detail = shorten(f"{type(exc).__name__}: {exc}", DETAIL_CHARS)
+    return GatewayError(
+        reason.message,
+        retryable=reason.transient,
+        code=code,
+        detail=scrub(detail, tuple(secrets)),
+    )
+
+
+def unreadable_response(
+    status: int, body: str, problem: str, *, secrets: Iterable[str] = ()
+) -> GatewayError:
+    """The error for a successful status whose body is not what the API promises."""
+    detail = f"HTTP {status}: {problem}: {shorten(body, DETAIL_CHARS) or '(empty body)'}"
+    return GatewayError(
+        UNREADABLE.message,
+        retryable=True,
+        status=status,
+        code="unreadable_response",
+        detail=scrub(detail, tuple(secrets)),
+    )
+
+
+def describe_failure(reason: str | None) -> str:
+    """A failed task's reason, in words a member understands."""
+    if not reason or not reason.strip():
+        return "The video service did not say why."
+    inner = kling_error(reason)
+    if inner is None:
+        return shorten(_without_request_id(reason), DETAIL_CHARS)
+    code, message = inner
+    kind = _kling_reason(code)
+    if kind is None or kind is BAD_PARAMETER:
+        why = shorten(_without_request_id(message), REASON_CHARS) or f"Kling error {code}"
+        prefix = "The video service rejected the request: " if kind else ""
+        return f"{prefix}{why.rstrip('.')}."
+    return kind.message

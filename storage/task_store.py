@@ -1,0 +1,414 @@
+"""SqliteTaskStore: the TaskStore port on one aiosqlite connection.
+
+Concurrency: aiosqlite runs every statement of a connection on one thread, in the order they
+were queued, so the statements of two coroutines can interleave. Every write therefore holds
+`self._lock`; a write of one statement runs in autocommit mode (committed when it returns), a
+write of several runs inside BEGIN IMMEDIATE ... COMMIT, which also keeps a second process on
+the same file out. Reads take no lock (so one may see another coroutine's write a moment
+before it is committed; nothing here is ever read back to decide a write outside a lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask
+from videojobs.ports import LimitCounts
+
+from .database import open_database
+
+# The state lists below must match the partial indexes of migrations/0001_tasks.sql exactly
+# (same values, same order), or SQLite will not use those indexes.
+_POLLED = "('queued', 'running')"
+_ACTIVE = "('pending', 'submitting', 'queued', 'running')"
+_TERMINAL = "('completed', 'failed', 'timed_out', 'cancelled')"
+_UNDELIVERED = "delivery IN ('none', 'claimed')"
+
+# --- the one mapping between a row and a VideoTask ---------------------------------------------
+
+_COLUMNS = (
+    "id",
+    "short_id",
+    "requester_id",
+    "guild_id",
+    "channel_id",
+    "thread_id",
+    "status_message_id",
+    "upload_limit",
+    "request",
+    "gateway_task_id",
+    "state",
+    "progress",
+    "result_url",
+    "failure_reason",
+    "attempts",
+    "poll_errors",
+    "next_poll_at",
+    "deadline_at",
+    "created_at",
+    "updated_at",
+    "finished_at",
+    "delivery",
+    "delivery_message_id",
+    "delivered_at",
+    "retry_of",
+)
+# What `update` writes: everything but the identity, the request, the creation time and the
+# delivery columns (those belong to claim/mark/release_delivery, so that a stale copy of a task
+# never undoes a claim or a delivery).
+_MUTABLE_COLUMNS = (
+    "thread_id",
+    "status_message_id",
+    "upload_limit",
+    "gateway_task_id",
+    "state",
+    "progress",
+    "result_url",
+    "failure_reason",
+    "attempts",
+    "poll_errors",
+    "next_poll_at",
+    "deadline_at",
+    "updated_at",
+    "finished_at",
+)
+
+_STATES = {state.value: state for state in TaskState}
+_DELIVERIES = {delivery.value: delivery for delivery in DeliveryState}
+
+
+def _mutable_fields(task: VideoTask) -> dict[str, Any]:
+    """The id and the _MUTABLE_COLUMNS, for `update` (no request JSON to build)."""
+    return {
+        "id": task.id,
+        "thread_id": task.thread_id,
+        "status_message_id": task.status_message_id,
+        "upload_limit": task.upload_limit,
+        "gateway_task_id": task.gateway_task_id,
+        "state": task.state.value,
+        "progress": task.progress,
+        "result_url": task.result_url,
+        "failure_reason": task.failure_reason,
+        "attempts": task.attempts,
+        "poll_errors": task.poll_errors,
+        "next_poll_at": task.next_poll_at,
+        "deadline_at": task.deadline_at,
+        "updated_at": task.updated_at,
+        "finished_at": task.finished_at,
+    }
+
+
+def _to_row(task: VideoTask) -> dict[str, Any]:
+    """Every column, for the insert."""
+    return _mutable_fields(task) | {
+        "short_id": task.short_id,
+        "requester_id": task.requester_id,
+        "guild_id": task.guild_id,
+        "channel_id": task.channel_id,
+        "request": json.dumps(task.request.to_json(), ensure_ascii=False, separators=(",", ":")),
+        "created_at": task.created_at,
+        "delivery": task.delivery.value,
+        "delivery_message_id": task.delivery_message_id,
+        "delivered_at": task.delivered_at,
+        "retry_of": task.retry_of,
+    }
+
+
+@lru_cache(maxsize=16_384)
+def _request_from_json(text: str) -> VideoRequest:
+    """Requests never change and VideoRequest is frozen, so a polled task's is decoded once."""
+    return VideoRequest.from_json(json.loads(text))
+
+
+def _from_row(row: sqlite3.Row) -> VideoTask:
+    return VideoTask(
+        id=row["id"],
+        requester_id=row["requester_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        thread_id=row["thread_id"],
+        status_message_id=row["status_message_id"],
+        upload_limit=row["upload_limit"],
+        request=_request_from_json(row["request"]),
+        gateway_task_id=row["gateway_task_id"],
+        state=_STATES[row["state"]],
+        progress=row["progress"],
+        result_url=row["result_url"],
+        failure_reason=row["failure_reason"],
+        attempts=row["attempts"],
+        poll_errors=row["poll_errors"],
+        next_poll_at=row["next_poll_at"],
+        deadline_at=row["deadline_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        delivery=_DELIVERIES[row["delivery"]],
+        delivery_message_id=row["delivery_message_id"],
+        delivered_at=row["delivered_at"],
+        retry_of=row["retry_of"],
+    )
+
+
+def _from_rows(rows: Iterable[sqlite3.Row]) -> list[VideoTask]:
+    return [_from_row(row) for row in rows]
+
+
+# --- statements ---------------------------------------------------------------------------------
+# Built once at import from the constants above (S608 is about untrusted text, which never
+# reaches these strings: every value goes through a parameter).
+
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"  # noqa: S608
+
+_INSERT = (
+    f"INSERT INTO tasks ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + column for column in _COLUMNS)})"
+)
+_UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = :{c}' for c in _MUTABLE_COLUMNS)} WHERE id = :id"  # noqa: S608
+
+_GET = f"{_SELECT} WHERE id = ?"
+_BY_SHORT_ID = f"{_SELECT} WHERE short_id = ?"
+_BY_GATEWAY_ID = f"{_SELECT} WHERE gateway_task_id = ? ORDER BY created_at DESC LIMIT 1"
+_DUE_FOR_POLL = (
+    f"{_SELECT} WHERE state IN {_POLLED} AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+)
+_NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {_POLLED}"  # noqa: S608
+_UNDELIVERED_TASKS = (
+    f"{_SELECT} WHERE {_UNDELIVERED} AND state IN {_TERMINAL} ORDER BY finished_at, created_at"
+)
+_USER_UNFINISHED = (
+    f"{_SELECT} WHERE requester_id = ? AND state IN {_ACTIVE} ORDER BY created_at LIMIT ?"
+)
+_USER_FINISHED = (
+    f"{_SELECT} WHERE requester_id = ? AND state IN {_TERMINAL} "
+    "ORDER BY coalesce(finished_at, updated_at) DESC, created_at DESC LIMIT ?"
+)
+_COUNT_LIMITS = (
+    f"SELECT (SELECT count(*) FROM tasks WHERE requester_id = ? AND state IN {_ACTIVE}), "  # noqa: S608
+    "(SELECT count(*) FROM tasks WHERE requester_id = ? AND created_at >= ?)"
+)
+_COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {_ACTIVE}"  # noqa: S608
+_COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = ? AND state IN {_ACTIVE}"  # noqa: S608
+_CLAIM_DELIVERY = (
+    "UPDATE tasks SET delivery = 'claimed', delivery_claimed_at = ? "  # noqa: S608
+    f"WHERE id = ? AND delivery = 'none' AND state IN {_TERMINAL}"
+)
+_MARK_DELIVERED = (
+    "UPDATE tasks SET delivery = 'delivered', delivery_message_id = ?, delivered_at = ? "
+    "WHERE id = ?"
+)
+_RELEASE_DELIVERY = (
+    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL "
+    "WHERE id = ? AND delivery = 'claimed'"
+)
+_GET_META = "SELECT value FROM meta WHERE key = ?"
+_SET_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def _placeholders(count: int, prefix: str = "") -> str:
+    if prefix:
+        return "(" + ", ".join(f":{prefix}{i}" for i in range(count)) + ")"
+    return "(" + ", ".join("?" * count) + ")"
+
+
+@cache
+def _update_if_state(count: int) -> str:
+    """UPDATE of the mutable columns when the stored state is one of `count` named states."""
+    return f"{_UPDATE} AND state IN {_placeholders(count, 's')}"
+
+
+@cache
+def _in_states(count: int) -> str:
+    return f"{_SELECT} WHERE state IN {_placeholders(count)} ORDER BY created_at"
+
+
+def _state_params(states: Collection[TaskState]) -> dict[str, str]:
+    return {f"s{i}": state.value for i, state in enumerate(sorted(states))}
+
+
+class SqliteTaskStore:
+    """Tasks and meta values in SQLite. Owns its connection: `close()` closes it."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteTaskStore:
+        """Open (create, migrate) the database at `path`."""
+        return cls(await open_database(path))
+
+    async def close(self) -> None:
+        """Close the connection (waiting for a write under way); a second call does nothing."""
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                await self._conn.execute("PRAGMA optimize")
+            finally:
+                await self._conn.close()
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the write lock; rolled back on any error."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+            except BaseException:
+                # Shielded: a cancelled caller must not leave the transaction open. The
+                # connection's thread runs it after anything already queued.
+                await asyncio.shield(self._conn.rollback())
+                raise
+            await asyncio.shield(self._conn.commit())
+
+    async def _write(self, sql: str, params: Any) -> int:
+        """One statement, committed on return; the number of rows it changed."""
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def insert_within_limits(
+        self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
+    ) -> LimitCounts | None:
+        """Atomically count the requester's unfinished tasks and those created since
+        `day_start`; insert `task` only when both are under their limit (0 = no limit).
+        Returns None when inserted, else the counts that stopped it."""
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall(
+                _COUNT_LIMITS, (task.requester_id, task.requester_id, day_start)
+            )
+            counts = _limit_counts(rows)
+            if (0 < max_active <= counts.active) or (0 < max_daily <= counts.today):
+                return counts
+            await conn.execute(_INSERT, _to_row(task))
+        return None
+
+    async def update(
+        self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
+    ) -> bool:
+        """Write every mutable field of `task` (not the delivery fields: see claim_delivery,
+        mark_delivered, release_delivery). With `expect_states`, only if the stored state is
+        one of them (compare-and-set). Returns whether the row was written."""
+        params = _mutable_fields(task)
+        if expect_states is None:
+            return await self._write(_UPDATE, params) == 1
+        params.update(_state_params(expect_states))
+        return await self._write(_update_if_state(len(expect_states)), params) == 1
+
+    async def update_many(
+        self, tasks: Sequence[VideoTask], *, expect_states: Collection[TaskState] | None = None
+    ) -> int:
+        """`update` for many tasks in one transaction; returns how many rows were written.
+
+        With `expect_states`, a task whose stored state has moved on (cancelled, say) is
+        skipped rather than overwritten."""
+        if not tasks:
+            return 0
+        extra: dict[str, str] = {}
+        if expect_states is None:
+            sql = _UPDATE
+        else:
+            sql, extra = _update_if_state(len(expect_states)), _state_params(expect_states)
+        params = [_mutable_fields(task) | extra for task in tasks]
+        async with self._transaction() as conn:
+            cursor = await conn.executemany(sql, params)
+            return cursor.rowcount
+
+    async def claim_delivery(self, task_id: str, now: float) -> bool:
+        """NONE -> CLAIMED for a task in a terminal state; False if someone else has it."""
+        return await self._write(_CLAIM_DELIVERY, (now, task_id)) == 1
+
+    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
+        await self._write(_MARK_DELIVERED, (message_id, now, task_id))
+
+    async def release_delivery(self, task_id: str) -> None:
+        """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
+        await self._write(_RELEASE_DELIVERY, (task_id,))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._write(_SET_META, (key, value))
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def _one(self, sql: str, params: Sequence[Any]) -> VideoTask | None:
+        rows = list(await self._conn.execute_fetchall(sql, params))
+        return _from_row(rows[0]) if rows else None
+
+    async def _many(self, sql: str, params: Sequence[Any]) -> list[VideoTask]:
+        return _from_rows(await self._conn.execute_fetchall(sql, params))
+
+    async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = list(await self._conn.execute_fetchall(sql, params))
+        return rows[0][0] if rows else None
+
+    async def get(self, task_id: str) -> VideoTask | None:
+        return await self._one(_GET, (task_id,))
+
+    async def find_by_short_id(self, short_id: str) -> VideoTask | None:
+        """The task with this short id (as a member types it: case and spaces ignored)."""
+        return await self._one(_BY_SHORT_ID, (short_id.strip().lower(),))
+
+    async def find_by_gateway_id(self, gateway_task_id: str) -> VideoTask | None:
+        """The task the gateway knows as `gateway_task_id` (the newest, were there two)."""
+        return await self._one(_BY_GATEWAY_ID, (gateway_task_id,))
+
+    async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
+        """Tasks in QUEUED or RUNNING whose next_poll_at <= now, soonest first."""
+        return await self._many(_DUE_FOR_POLL, (now, limit))
+
+    async def next_poll_at(self) -> float | None:
+        """The earliest next_poll_at among polled tasks."""
+        value = await self._scalar(_NEXT_POLL_AT)
+        return None if value is None else float(value)
+
+    async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
+        """Tasks in any of `states`, oldest first."""
+        if not states:
+            return []
+        return await self._many(_in_states(len(states)), sorted(s.value for s in states))
+
+    async def undelivered(self) -> list[VideoTask]:
+        """Terminal tasks whose delivery is NONE or CLAIMED, the longest finished first."""
+        return await self._many(_UNDELIVERED_TASKS, ())
+
+    async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
+        """A member's unfinished tasks (oldest first) or finished ones (newest first)."""
+        return await self._many(
+            _USER_UNFINISHED if unfinished else _USER_FINISHED, (user_id, limit)
+        )
+
+    async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts:
+        """The member's unfinished tasks, and the tasks they created since `day_start`."""
+        rows = await self._conn.execute_fetchall(_COUNT_LIMITS, (user_id, user_id, day_start))
+        return _limit_counts(rows)
+
+    async def count_unfinished(self, guild_id: int | None) -> int:
+        """Unfinished tasks in the guild; with None, in all guilds and DMs."""
+        if guild_id is None:
+            return int(await self._scalar(_COUNT_UNFINISHED_ALL))
+        return int(await self._scalar(_COUNT_UNFINISHED_GUILD, (guild_id,)))
+
+    async def get_meta(self, key: str) -> str | None:
+        value = await self._scalar(_GET_META, (key,))
+        return None if value is None else str(value)
+
+
+def _limit_counts(rows: Iterable[sqlite3.Row]) -> LimitCounts:
+    active, today = next(iter(rows))
+    return LimitCounts(active=int(active), today=int(today))

@@ -1,0 +1,212 @@
+"""Hand-written fakes of the core's ports: an in-memory store, a scripted gateway, a recording
+notifier and a clock that moves only when told."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from videojobs.errors import GatewayError
+from videojobs.models import (
+    ACTIVE_STATES,
+    POLLED_STATES,
+    TERMINAL_STATES,
+    DeliveryState,
+    GatewayState,
+    GenerationRequest,
+    TaskSnapshot,
+    TaskState,
+    VideoTask,
+)
+from videojobs.ports import LimitCounts
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_770_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class MemoryStore:
+    """Implements TaskStore with dicts; every method is atomic because nothing awaits inside."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, VideoTask] = {}
+        self.meta: dict[str, str] = {}
+
+    async def insert_within_limits(
+        self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
+    ) -> LimitCounts | None:
+        counts = self._counts(task.requester_id, day_start)
+        if (max_active and counts.active >= max_active) or (max_daily and counts.today >= max_daily):
+            return counts
+        self.tasks[task.id] = task
+        return None
+
+    async def get(self, task_id: str) -> VideoTask | None:
+        return self.tasks.get(task_id)
+
+    async def find_by_short_id(self, short_id: str) -> VideoTask | None:
+        return next((t for t in self.tasks.values() if t.short_id == short_id), None)
+
+    async def update(
+        self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
+    ) -> bool:
+        current = self.tasks.get(task.id)
+        if current is None or (expect_states is not None and current.state not in expect_states):
+            return False
+        self.tasks[task.id] = task.evolve(
+            delivery=current.delivery,
+            delivery_message_id=current.delivery_message_id,
+            delivered_at=current.delivered_at,
+        )
+        return True
+
+    async def claim_delivery(self, task_id: str, now: float) -> bool:
+        task = self.tasks[task_id]
+        if task.state not in TERMINAL_STATES or task.delivery is not DeliveryState.NONE:
+            return False
+        self.tasks[task_id] = task.evolve(delivery=DeliveryState.CLAIMED)
+        return True
+
+    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
+        self.tasks[task_id] = self.tasks[task_id].evolve(
+            delivery=DeliveryState.DELIVERED, delivery_message_id=message_id, delivered_at=now
+        )
+
+    async def release_delivery(self, task_id: str) -> None:
+        self.tasks[task_id] = self.tasks[task_id].evolve(delivery=DeliveryState.NONE)
+
+    async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
+        due = [t for t in self.tasks.values() if t.state in POLLED_STATES and t.next_poll_at <= now]
+        return sorted(due, key=lambda t: t.next_poll_at)[:limit]
+
+    async def next_poll_at(self) -> float | None:
+        times = [t.next_poll_at for t in self.tasks.values() if t.state in POLLED_STATES]
+        return min(times, default=None)
+
+    async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
+        return [t for t in self.tasks.values() if t.state in states]
+
+    async def undelivered(self) -> list[VideoTask]:
+        return [
+            t
+            for t in self.tasks.values()
+            if t.state in TERMINAL_STATES and t.delivery is not DeliveryState.DELIVERED
+        ]
+
+    async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
+        mine = [t for t in self.tasks.values() if t.requester_id == user_id]
+        if unfinished:
+            return sorted((t for t in mine if t.state in ACTIVE_STATES), key=lambda t: t.created_at)[
+                :limit
+            ]
+        done = (t for t in mine if t.state in TERMINAL_STATES)
+        return sorted(done, key=lambda t: t.finished_at or 0, reverse=True)[:limit]
+
+    async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts:
+        return self._counts(user_id, day_start)
+
+    async def count_unfinished(self, guild_id: int | None) -> int:
+        return sum(
+            1
+            for t in self.tasks.values()
+            if t.state in ACTIVE_STATES and (guild_id is None or t.guild_id == guild_id)
+        )
+
+    async def get_meta(self, key: str) -> str | None:
+        return self.meta.get(key)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        self.meta[key] = value
+
+    def _counts(self, user_id: int, day_start: float) -> LimitCounts:
+        mine = [t for t in self.tasks.values() if t.requester_id == user_id]
+        return LimitCounts(
+            active=sum(1 for t in mine if t.state in ACTIVE_STATES),
+            today=sum(1 for t in mine if t.created_at >= day_start),
+        )
+
+
+@dataclass
+class RemoteTask:
+    request: GenerationRequest
+    script: list[TaskSnapshot | GatewayError]
+    fetches: int = 0
+
+
+class FakeGateway:
+    """Each created task follows a script: one entry per fetch, the last one repeating."""
+
+    def __init__(self) -> None:
+        self.created: list[GenerationRequest] = []
+        self.remote: dict[str, RemoteTask] = {}
+        self.create_errors: list[GatewayError] = []
+        self.default_script: list[str] = ["queued", "running", "completed"]
+        self._ids = itertools.count(1)
+
+    async def create(self, request: GenerationRequest) -> TaskSnapshot:
+        if self.create_errors:
+            raise self.create_errors.pop(0)
+        task_id = f"task_{next(self._ids):032d}"
+        self.created.append(request)
+        self.remote[task_id] = RemoteTask(request, [self.snapshot(task_id, s) for s in self.default_script])
+        return TaskSnapshot(task_id=task_id, state=GatewayState.PENDING)
+
+    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        remote = self.remote.get(task_id)
+        if remote is None:
+            raise GatewayError("task not found", retryable=False, status=400, code="task_not_exist")
+        step = remote.script[min(remote.fetches, len(remote.script) - 1)]
+        remote.fetches += 1
+        if isinstance(step, GatewayError):
+            raise step
+        return step
+
+    @staticmethod
+    def snapshot(task_id: str, state: str) -> TaskSnapshot:
+        return {
+            "queued": TaskSnapshot(task_id, GatewayState.PENDING, 0),
+            "running": TaskSnapshot(task_id, GatewayState.RUNNING, 30),
+            "completed": TaskSnapshot(
+                task_id, GatewayState.COMPLETED, 100, video_url=f"https://cdn.test/{task_id}.mp4"
+            ),
+            "failed": TaskSnapshot(
+                task_id, GatewayState.FAILED, 0, failure_reason="Kling refused the image."
+            ),
+        }[state]
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps the messages it 'sent' like Discord would: they survive a crash of the service."""
+
+    progress_updates: list[tuple[str, TaskState, int]] = field(default_factory=list)
+    deliveries: list[tuple[str, TaskState]] = field(default_factory=list)
+    fail_next_deliveries: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    _sent: dict[str, int] = field(default_factory=dict)
+
+    async def progress(self, task: VideoTask) -> None:
+        self.progress_updates.append((task.id, task.state, task.progress))
+
+    async def find_delivery(self, task: VideoTask) -> int | None:
+        return self._sent.get(task.id)
+
+    async def deliver(self, task: VideoTask) -> int | None:
+        if self.fail_next_deliveries:
+            self.fail_next_deliveries -= 1
+            raise ConnectionError("Discord is unreachable")
+        message_id = next(self._ids)
+        self.deliveries.append((task.id, task.state))
+        self._sent[task.id] = message_id
+        return message_id
+
+    def delivered(self, task_id: str) -> list[TaskState]:
+        return [state for tid, state in self.deliveries if tid == task_id]
