@@ -212,9 +212,7 @@ class GatewayClient:
         try:
             data = json.loads(text)
         except ValueError:
-            raise unreadable_response(
-                status, text, "not JSON", secrets=self._secrets
-            ) from None
+            raise unreadable_response(status, text, "not JSON", secrets=self._secrets) from None
         if _is_error_body(data):
             raise error_from_response(status, text, headers, secrets=self._secrets)
         return data

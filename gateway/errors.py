@@ -42,8 +42,7 @@ class _Reason:
 
 
 INVALID_KEY = _Reason(
-    "The video gateway rejected the bot's API key. "
-    "Ask the server owner to check KLING_API_KEY.",
+    "The video gateway rejected the bot's API key. Ask the server owner to check KLING_API_KEY.",
     transient=False,
 )
 NO_ACCESS = _Reason(
@@ -61,9 +60,7 @@ CONTENT_POLICY = _Reason(
     transient=False,
 )
 BAD_PARAMETER = _Reason("The video service rejected the request's settings.", transient=False)
-BUSY = _Reason(
-    "The video service is busy right now. Try again in a few minutes.", transient=True
-)
+BUSY = _Reason("The video service is busy right now. Try again in a few minutes.", transient=True)
 DOWN = _Reason(
     "The video gateway is down or unreachable right now. Try again in a few minutes.",
     transient=True,

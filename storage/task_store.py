@@ -21,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from videojobs.errors import DuplicateTaskId
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask
 from videojobs.ports import LimitCounts
 
@@ -296,7 +297,12 @@ class SqliteTaskStore:
             counts = _limit_counts(rows)
             if (0 < max_active <= counts.active) or (0 < max_daily <= counts.today):
                 return counts
-            await conn.execute(_INSERT, _to_row(task))
+            try:
+                await conn.execute(_INSERT, _to_row(task))
+            except sqlite3.IntegrityError as exc:
+                if "UNIQUE" in str(exc):
+                    raise DuplicateTaskId(task.id) from None
+                raise
         return None
 
     async def update(

@@ -11,6 +11,10 @@ class RequestRejected(VideoJobsError):
     """A request broke a rule, an allowlist or a limit; nothing was stored or sent."""
 
 
+class DuplicateTaskId(VideoJobsError):
+    """A new task's id (or its short id) is taken already: draw another."""
+
+
 class TaskNotFound(VideoJobsError):
     pass
 

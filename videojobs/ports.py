@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +37,8 @@ class TaskStore(Protocol):
     ) -> LimitCounts | None:
         """Atomically count the requester's unfinished tasks and those created since
         `day_start`; insert `task` only when both are under their limit (0 = no limit).
-        Returns None when inserted, else the counts that stopped it."""
+        Returns None when inserted, else the counts that stopped it. Raises DuplicateTaskId
+        when the id or short id is taken."""
         ...
 
     async def get(self, task_id: str) -> VideoTask | None: ...
@@ -47,7 +48,8 @@ class TaskStore(Protocol):
     async def update(
         self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
     ) -> bool:
-        """Write every mutable field of `task`. With `expect_states`, only if the stored state
+        """Write every mutable field of `task` except the delivery fields (only
+        claim/mark/release change those). With `expect_states`, only if the stored state
         is one of them (compare-and-set); returns whether the row was written."""
         ...
 
@@ -103,6 +105,3 @@ class Notifier(Protocol):
         """Tell the requester the task's outcome (video, failure, time-out or cancel).
         Returns the id of the message that did it. Raises on failure (delivery is retried)."""
         ...
-
-
-TaskBatch = Sequence[VideoTask]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import GatewayError, NotAllowed, RequestRejected, TaskNotFound
+from .errors import DuplicateTaskId, GatewayError, NotAllowed, RequestRejected, TaskNotFound
 from .models import (
     ACTIVE_STATES,
     POLLED_STATES,
@@ -49,6 +49,7 @@ INTERRUPTED_REASON = (
     "press Retry to try again."
 )
 LOST_REASON = "The video service no longer knows this task. Press Retry to start it again."
+ID_ATTEMPTS = 5
 UNEXPECTED_REASON = "Something went wrong on our side while starting this task. Press Retry."
 
 _STATE_FOR = {
@@ -185,6 +186,16 @@ class VideoJobsService:
             allowed_channel_ids=self.config.allowed_channel_ids,
             allowed_role_ids=self.config.allowed_role_ids,
         )
+        for _ in range(ID_ATTEMPTS):
+            try:
+                return await self._store_new(request, requester, retry_of)
+            except DuplicateTaskId:
+                continue
+        raise RuntimeError("could not draw a free task id")
+
+    async def _store_new(
+        self, request: VideoRequest, requester: Requester, retry_of: str | None
+    ) -> VideoTask:
         now = self.clock.now()
         task = VideoTask(
             id=new_task_id(),
@@ -214,10 +225,7 @@ class VideoJobsService:
         self, task_id: str, *, thread_id: int | None, status_message_id: int | None
     ) -> VideoTask:
         """Remember where the task's messages live (its thread and status embed)."""
-        task = await self._get(task_id)
-        task = task.evolve(thread_id=thread_id, status_message_id=status_message_id)
-        await self.store.update(task)
-        return task
+        return await self._patch(task_id, thread_id=thread_id, status_message_id=status_message_id)
 
     async def dispatch(self, task_id: str) -> VideoTask:
         """Send a PENDING task to the gateway, once. Failures end the task and tell its owner."""
@@ -249,9 +257,7 @@ class VideoJobsService:
         )
         if not await self.store.update(started, expect_states={TaskState.SUBMITTING}):
             # cancelled while the create call was on the wire: keep the id for the record
-            current = await self._get(task_id)
-            await self.store.update(current.evolve(gateway_task_id=snapshot.task_id))
-            return current
+            return await self._patch(task_id, gateway_task_id=snapshot.task_id)
         log.info("task %s submitted as gateway task %s", task.id, snapshot.task_id)
         self._show_progress(started)
         return started
@@ -541,7 +547,11 @@ class VideoJobsService:
             recent=finished,
             active_left=_left(self.config.max_active, counts.active),
             daily_left=_left(self.config.max_daily, counts.today),
-            server_unfinished=await self.store.count_unfinished(requester.guild_id),
+            server_unfinished=(
+                await self.store.count_unfinished(requester.guild_id)
+                if requester.guild_id is not None
+                else len(unfinished)
+            ),
         )
 
     # --- restart ------------------------------------------------------------------------------
@@ -566,6 +576,14 @@ class VideoJobsService:
         await self._background.drain(grace)
 
     # --- helpers ------------------------------------------------------------------------------
+
+    async def _patch(self, task_id: str, **changes: Any) -> VideoTask:
+        """Change a few fields without undoing a concurrent state change."""
+        while True:
+            task = await self._get(task_id)
+            patched = task.evolve(**changes)
+            if await self.store.update(patched, expect_states={task.state}):
+                return patched
 
     async def _get(self, task_id: str) -> VideoTask:
         task = await self.store.get(task_id)
