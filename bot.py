@@ -60,7 +60,9 @@ def configure_logging(settings: Settings) -> None:
     )
     handler.addFilter(RedactSecrets([settings.discord_token, settings.kling_api_key]))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    logging.getLogger("discord").setLevel(
+        max(logging.INFO, logging.getLevelName(settings.log_level))
+    )
 
 
 class VideoBot(commands.Bot):
@@ -139,7 +141,12 @@ class VideoBot(commands.Bot):
         await store.set_meta(COMMAND_HASH_KEY, digest)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        log.info(
+            "connected as %s (%s) to %d servers",
+            self.user,
+            getattr(self.user, "id", "?"),
+            len(self.guilds),
+        )
 
     async def shutdown(self) -> None:
         """Stop taking commands, stop polling, let in-flight work finish, then disconnect."""
@@ -211,8 +218,11 @@ async def run(settings: Settings) -> int:
         try:
             await bot.start(settings.discord_token)
         except discord.LoginFailure:
-            print("DISCORD_TOKEN: Discord rejected the token; copy it again from the "
-                  "Developer Portal (Bot > Reset Token)", file=sys.stderr)
+            print(
+                "DISCORD_TOKEN: Discord rejected the token; copy it again from the "
+                "Developer Portal (Bot > Reset Token)",
+                file=sys.stderr,
+            )
             return EXIT_BAD_SETTINGS
         finally:
             if not bot.is_closed():

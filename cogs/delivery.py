@@ -51,7 +51,11 @@ class DiscordNotifier:
                 async for message in channel.history(limit=HISTORY_DEPTH):
                     if me is not None and message.author.id != me.id:
                         continue
-                    if any(marker == _custom_id(c) for row in message.components for c in _children(row)):
+                    if any(
+                        marker == _custom_id(c)
+                        for row in message.components
+                        for c in _children(row)
+                    ):
                         return message.id
             except GONE:
                 continue
@@ -82,7 +86,9 @@ class DiscordNotifier:
             except GONE as exc:
                 if i + 1 == len(targets):
                     raise
-                log.info("task %s: can't post in %s (%s), using the channel", task.id, channel_id, exc)
+                log.info(
+                    "task %s: can't post in %s (%s), using the channel", task.id, channel_id, exc
+                )
                 if file is not None:
                     file.reset()
         raise AssertionError("unreachable")
@@ -161,7 +167,9 @@ class RetryButton(
     def __init__(self, task_id: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Retry", emoji="🔁", style=discord.ButtonStyle.primary,
+                label="Retry",
+                emoji="🔁",
+                style=discord.ButtonStyle.primary,
                 custom_id=f"vb:retry:{task_id}",
             )
         )
@@ -192,7 +200,9 @@ class DetailsButton(
     def __init__(self, task_id: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Details", emoji="ℹ️", style=discord.ButtonStyle.secondary,
+                label="Details",
+                emoji="ℹ️",
+                style=discord.ButtonStyle.secondary,
                 custom_id=self.custom_id_for(task_id),
             )
         )

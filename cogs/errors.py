@@ -56,5 +56,6 @@ def install(tree: app_commands.CommandTree[discord.Client]) -> None:
 def _what(interaction: discord.Interaction) -> str:
     if interaction.command is not None:
         return f"/{interaction.command.qualified_name}"
-    custom_id = (interaction.data or {}).get("custom_id")
+    data: dict[str, object] = dict(interaction.data or {})
+    custom_id = data.get("custom_id")
     return f"component {custom_id}" if custom_id else "an interaction"

@@ -79,9 +79,7 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
                 thread_id = thread.id
             except discord.HTTPException as exc:
                 log.info("task %s: no thread (%s); using the channel", task.id, exc)
-        await front.service.set_location(
-            task.id, thread_id=thread_id, status_message_id=message.id
-        )
+        await front.service.set_location(task.id, thread_id=thread_id, status_message_id=message.id)
     finally:
         # stored already: it runs and is reported in the channel even if Discord failed us here
         front.service.start(task.id)

@@ -80,7 +80,9 @@ def status_embed(task: VideoTask, now: float) -> discord.Embed:
     embed.add_field(name="Elapsed", value=duration_text(elapsed(task, now)), inline=True)
     if task.failure_reason and task.state.is_terminal:
         embed.add_field(name="Why", value=clip(task.failure_reason, 1000), inline=False)
-    embed.set_footer(text=f"Task {task.short_id} · /status {task.short_id} · /cancel {task.short_id}")
+    embed.set_footer(
+        text=f"Task {task.short_id} · /status {task.short_id} · /cancel {task.short_id}"
+    )
     return embed
 
 

@@ -59,7 +59,7 @@ def build_video_command(front: Front) -> app_commands.Command[commands.Cog, ...,
 
     @app_commands.command(name="video", description="Make a video from a prompt and images")
     @app_commands.describe(**DESCRIPTIONS)
-    @app_commands.choices(
+    @app_commands.choices(  # type: ignore[misc]  # str and int choices side by side
         mode=[Choice(name="std", value="std"), Choice(name="pro", value="pro")],
         duration=[Choice(name="5 seconds", value=5), Choice(name="10 seconds", value=10)],
         aspect_ratio=[Choice(name=a, value=a) for a in ASPECT_RATIOS],

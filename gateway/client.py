@@ -112,7 +112,9 @@ class GatewayClient:
 
         A create is retried like any call. That cannot make a second task: the request's
         `external_task_id` is unique per account upstream, so a retry of a create that did
-        reach Kling is rejected as a duplicate (reported as a lost answer, not as a new task).
+        reach Kling is rejected as a duplicate. That rejection (on a retry, or on a resubmission
+        after a restart) raises code `duplicate_external_task_id`: the task exists upstream,
+        but its id never reached us.
         """
         if self._style == "kling":
             kind = "image2video" if request.is_image_to_video else "text2video"
@@ -147,7 +149,7 @@ class GatewayClient:
             try:
                 return await self._attempt(method, path, body)
             except GatewayError as error:
-                if method == "POST" and attempt > 1 and _is_duplicate_task(error):
+                if method == "POST" and _is_duplicate_task(error):
                     raise GatewayError(
                         LOST_CREATE_MESSAGE,
                         retryable=False,
@@ -159,19 +161,25 @@ class GatewayClient:
                 delay = self._retry_delay(error, attempt, spent)
                 if delay is None:
                     if error.retryable:
-                        logger.warning(
-                            "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; "
-                            "giving up",
-                            method, path, error.status, error.code, attempt, self._max_attempts,
-                        )  # fmt: skip
+                        self._log_failure(method, path, error, attempt, "giving up")
                     raise
-                logger.warning(
-                    "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; "
-                    "retrying in %.1fs",
-                    method, path, error.status, error.code, attempt, self._max_attempts, delay,
-                )  # fmt: skip
+                self._log_failure(method, path, error, attempt, f"retrying in {delay:.1f}s")
                 await self._sleep(delay)
                 spent += delay
+
+    def _log_failure(
+        self, method: str, path: str, error: GatewayError, attempt: int, outcome: str
+    ) -> None:
+        logger.warning(
+            "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; %s",
+            method,
+            path,
+            error.status,
+            error.code,
+            attempt,
+            self._max_attempts,
+            outcome,
+        )
 
     def _retry_delay(self, error: GatewayError, attempt: int, spent: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now.
@@ -276,7 +284,13 @@ def _kling_options(request: GenerationRequest) -> dict[str, Any]:
 
 
 def _is_duplicate_task(error: GatewayError) -> bool:
-    return error.status == 400 and "external_task_id" in (error.detail or "")
+    """Kling refused a create because its external_task_id already has a task."""
+    detail = (error.detail or "").lower()
+    return (
+        error.status == 400
+        and "external_task_id" in detail
+        and any(word in detail for word in ("exist", "duplicate", "unique"))
+    )
 
 
 def _is_error_body(data: Any) -> bool:

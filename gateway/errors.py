@@ -253,12 +253,13 @@ def error_from_response(
     status: int, body: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
 ) -> GatewayError:
     """The error for a response the gateway (or a proxy in front of it) refused with."""
-    secrets = tuple(secrets)
-    said = _read_body(scrub(body, secrets))
+    body = scrub(body, secrets)  # before anything is cut short, so no part of a key survives
+    said = _read_body(body)
     reason = _reason_for(status, said)
     message = reason.message
     if reason is BAD_PARAMETER:
-        why = shorten(_without_request_id(said.kling_message or said.message), REASON_CHARS)
+        given = said.message if said.kling_code is None else said.kling_message or ""
+        why = shorten(_without_request_id(given), REASON_CHARS)
         if why:
             message = f"The video service rejected the request: {why.rstrip('.')}."
     words = said.message or body
@@ -273,7 +274,7 @@ def error_from_response(
         status=status,
         code=said.code,
         retry_after=parse_retry_after(_header(headers, "Retry-After")),
-        detail=scrub(detail, secrets),
+        detail=detail,
     )
 
 
@@ -287,26 +288,21 @@ def error_from_exception(exc: BaseException, *, secrets: Iterable[str] = ()) -> 
         reason, code = DOWN, "unreachable"
     else:
         reason, code = _Reason(DOWN.message, transient=False), "unexpected"
-    detail = shorten(f"{type(exc).__name__}: {exc}", DETAIL_CHARS)
-    return GatewayError(
-        reason.message,
-        retryable=reason.transient,
-        code=code,
-        detail=scrub(detail, tuple(secrets)),
-    )
+    detail = shorten(scrub(f"{type(exc).__name__}: {exc}", secrets), DETAIL_CHARS)
+    return GatewayError(reason.message, retryable=reason.transient, code=code, detail=detail)
 
 
 def unreadable_response(
     status: int, body: str, problem: str, *, secrets: Iterable[str] = ()
 ) -> GatewayError:
     """The error for a successful status whose body is not what the API promises."""
-    detail = f"HTTP {status}: {problem}: {shorten(body, DETAIL_CHARS) or '(empty body)'}"
+    shown = shorten(scrub(body, secrets), DETAIL_CHARS) or "(empty body)"
     return GatewayError(
         UNREADABLE.message,
         retryable=True,
         status=status,
         code="unreadable_response",
-        detail=scrub(detail, tuple(secrets)),
+        detail=f"HTTP {status}: {problem}: {shown}",
     )
 
 

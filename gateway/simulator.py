@@ -98,11 +98,10 @@ class SimulatorConfig:
             problems.append("time_factor must be positive")
         if min(self.queued_seconds, self.running_seconds, self.update_interval) < 0:
             problems.append("times must not be negative")
-        if (
-            self.duration_range is not None
-            and not 0 <= self.duration_range[0] <= (self.duration_range[1])
-        ):
-            problems.append("duration_range must be (low, high) with 0 <= low <= high")
+        if self.duration_range is not None:
+            low, high = self.duration_range
+            if not 0 <= low <= high:
+                problems.append("duration_range must be (low, high) with 0 <= low <= high")
         if not 0 < self.big_video_bytes < 2**32:
             problems.append("big_video_bytes must be between 1 and 2**32 - 1")
         if problems:
@@ -333,17 +332,13 @@ class GatewaySimulator:
         self._records: deque[RecordedRequest] = deque(maxlen=self._config.record_limit)
         self._counts: Counter[str] = Counter()
         self._kinds: dict[str, str] = {}
-        self._big_video: bytes | None = None
+        self._big_video: tuple[int, bytes] | None = None  # (size, padded mp4)
         self._sample: bytes = SAMPLE_MP4.read_bytes()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._app = self._build_app()
 
     # --- lifecycle ----------------------------------------------------------------------------
-
-    @property
-    def app(self) -> web.Application:
-        return self._app
 
     @property
     def config(self) -> SimulatorConfig:
@@ -357,7 +352,11 @@ class GatewaySimulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on host:port (0: any free port); returns the base URL."""
-        runner = web.AppRunner(self._app, handler_cancellation=True, shutdown_timeout=1.0)
+        if self._runner is not None:
+            raise RuntimeError("the simulator is already started")
+        runner = web.AppRunner(
+            self._app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+        )
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         self._runner = runner
@@ -477,6 +476,7 @@ class GatewaySimulator:
             response = await handler(request)
         if fault is not None and fault.lose_answer:
             _drop_connection(request)
+        logger.debug("simulator %s %s -> %d", request.method, request.path, response.status)
         return response
 
     async def _record(self, request: web.Request, route: str, kind: str, ok: bool) -> None:
@@ -768,14 +768,12 @@ class GatewaySimulator:
     def _padded_video(self) -> bytes:
         """The sample with a trailing `free` box up to `big_video_bytes`: still playable."""
         size = self._config.big_video_bytes
-        if self._big_video is None or len(self._big_video) != max(size, len(self._sample)):
-            padding = size - len(self._sample)
-            if padding < 8:  # a box is at least its 8-byte header
-                self._big_video = self._sample
-            else:
-                box = struct.pack(">I4s", padding, b"free") + bytes(padding - 8)
-                self._big_video = self._sample + box
-        return self._big_video
+        if self._big_video is None or self._big_video[0] != size:
+            video, padding = self._sample, size - len(self._sample)
+            if padding >= 8:  # a box is at least its 8-byte header
+                video += struct.pack(">I4s", padding, b"free") + bytes(padding - 8)
+            self._big_video = (size, video)
+        return self._big_video[1]
 
     # --- callbacks ----------------------------------------------------------------------------
 

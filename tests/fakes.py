@@ -44,7 +44,9 @@ class MemoryStore:
         self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
     ) -> LimitCounts | None:
         counts = self._counts(task.requester_id, day_start)
-        if (max_active and counts.active >= max_active) or (max_daily and counts.today >= max_daily):
+        if (max_active and counts.active >= max_active) or (
+            max_daily and counts.today >= max_daily
+        ):
             return counts
         self.tasks[task.id] = task
         return None
@@ -104,9 +106,9 @@ class MemoryStore:
     async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
         mine = [t for t in self.tasks.values() if t.requester_id == user_id]
         if unfinished:
-            return sorted((t for t in mine if t.state in ACTIVE_STATES), key=lambda t: t.created_at)[
-                :limit
-            ]
+            return sorted(
+                (t for t in mine if t.state in ACTIVE_STATES), key=lambda t: t.created_at
+            )[:limit]
         done = (t for t in mine if t.state in TERMINAL_STATES)
         return sorted(done, key=lambda t: t.finished_at or 0, reverse=True)[:limit]
 
@@ -156,7 +158,9 @@ class FakeGateway:
             raise self.create_errors.pop(0)
         task_id = f"task_{next(self._ids):032d}"
         self.created.append(request)
-        self.remote[task_id] = RemoteTask(request, [self.snapshot(task_id, s) for s in self.default_script])
+        self.remote[task_id] = RemoteTask(
+            request, [self.snapshot(task_id, s) for s in self.default_script]
+        )
         return TaskSnapshot(task_id=task_id, state=GatewayState.PENDING)
 
     async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:

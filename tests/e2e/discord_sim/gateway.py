@@ -119,7 +119,7 @@ class GatewayConnection:
         self._zlib = zlib.compressobj() if compression == "zlib-stream" else None
         self._zstd: Any = None
         if compression == "zstd-stream":
-            import zstandard  # type: ignore[import-not-found]  # noqa: PLC0415
+            import zstandard  # type: ignore[import-not-found]
 
             self._zstd = zstandard.ZstdCompressor().compressobj()
         self._writer = asyncio.create_task(self._write_loop(), name=f"sim-gateway-writer-{number}")
@@ -133,7 +133,7 @@ class GatewayConnection:
         if self._zlib is not None:
             return self._zlib.compress(text.encode()) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
         if self._zstd is not None:
-            import zstandard  # noqa: PLC0415
+            import zstandard
 
             return self._zstd.compress(text.encode()) + self._zstd.flush(
                 zstandard.COMPRESSOBJ_FLUSH_BLOCK
@@ -274,7 +274,11 @@ class Gateway:
                 if conn.closed:
                     break
         finally:
+            closed_cleanly = not conn.closed and ws.close_code in (1000, 1001)
             conn.closed = True
+            if conn.session is not None and closed_cleanly:
+                # Discord invalidates a session whose client closes with 1000/1001
+                conn.session.invalidated = True
             if conn.session is not None and conn.session.connection is conn:
                 conn.session.connection = None
                 conn.session.disconnected_at = time.monotonic()

@@ -314,9 +314,7 @@ def _option_value(
     raise fail(f"unsupported value for option type {otype}")
 
 
-def find_command(
-    commands: list[dict[str, Any]], name: str
-) -> dict[str, Any] | None:
+def find_command(commands: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((c for c in commands if c.get("name") == name and c.get("type", 1) == 1), None)
 
 

@@ -445,6 +445,7 @@ class SimAttachment:
     url: str = ""
     proxy_url: str = ""
     ephemeral: bool = False
+    url_expired: bool = False  # the CDN answers 404 (signed link expired)
 
     @staticmethod
     def guess_type(filename: str) -> str | None:
@@ -555,7 +556,10 @@ class SimMessage:
         parts = [self.content]
         for embed in self.embeds:
             parts += [embed.get("title", ""), embed.get("description", "")]
-            parts += [embed.get("author", {}).get("name", ""), embed.get("footer", {}).get("text", "")]
+            parts += [
+                embed.get("author", {}).get("name", ""),
+                embed.get("footer", {}).get("text", ""),
+            ]
             for f in embed.get("fields", []):
                 parts += [f.get("name", ""), f.get("value", "")]
         return "\n".join(p for p in parts if p)

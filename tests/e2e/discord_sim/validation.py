@@ -66,8 +66,13 @@ def validate_message(
     errors.raise_if_any()
 
     if creating and not (
-        content or embeds or components or file_count or kept_attachments
-        or payload.get("sticker_ids") or payload.get("poll")
+        content
+        or embeds
+        or components
+        or file_count
+        or kept_attachments
+        or payload.get("sticker_ids")
+        or payload.get("poll")
     ):
         raise DiscordAPIError(400, CANNOT_SEND_EMPTY_MESSAGE, "Cannot send an empty message")
 
@@ -76,7 +81,9 @@ def _text_len(value: Any) -> int:
     return len(value) if isinstance(value, str) else 0
 
 
-def _check_url(value: Any, path: list[str | int], errors: FormErrors, *, allow_attachment: bool) -> None:
+def _check_url(
+    value: Any, path: list[str | int], errors: FormErrors, *, allow_attachment: bool
+) -> None:
     if value is None:
         return
     schemes = ("http", "https", "attachment") if allow_attachment else ("http", "https")
@@ -126,9 +133,7 @@ def _validate_embed(embed: dict[str, Any], path: list[str | int], errors: FormEr
     return total
 
 
-def _validate_components(
-    components: list[dict[str, Any]], errors: FormErrors, *, v2: bool
-) -> None:
+def _validate_components(components: list[dict[str, Any]], errors: FormErrors, *, v2: bool) -> None:
     seen: set[str] = set()
 
     def check_custom_id(item: dict[str, Any], path: list[str | int]) -> None:
@@ -166,13 +171,15 @@ def _validate_components(
             errors.add(
                 [*path, "type"],
                 "UNION_TYPE_CHOICES",
-                "Value of field \"type\" must be one of (1,).",
+                'Value of field "type" must be one of (1,).',
             )
             continue
         children = row.get("components") or []
         width = 0
         if not children:
-            errors.add([*path, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+            errors.add(
+                [*path, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+            )
         for c, child in enumerate(children):
             child_path: list[str | int] = [*path, "components", c]
             check_custom_id(child, child_path)
@@ -183,7 +190,11 @@ def _validate_components(
             elif ctype in (3, 5, 6, 7, 8):
                 width += ROW_WIDTH
                 if ctype == 3 and not 1 <= len(child.get("options") or []) <= 25:
-                    errors.add([*child_path, "options"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length.")
+                    errors.add(
+                        [*child_path, "options"],
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 25 in length.",
+                    )
             else:
                 errors.add(
                     [*child_path, "type"],
@@ -191,7 +202,11 @@ def _validate_components(
                     f"Component type {ctype} is not allowed in a message action row",
                 )
         if width > ROW_WIDTH:
-            errors.add([*path, "components"], "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            errors.add(
+                [*path, "components"],
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
 
 
 def _validate_button(item: dict[str, Any], path: list[str | int], errors: FormErrors) -> None:
@@ -200,14 +215,24 @@ def _validate_button(item: dict[str, Any], path: list[str | int], errors: FormEr
         if not item.get("url"):
             errors.required([*path, "url"])
         if "custom_id" in item:
-            errors.add([*path, "custom_id"], "BUTTON_CANNOT_HAVE_CUSTOM_ID", "A link button cannot have a custom id")
+            errors.add(
+                [*path, "custom_id"],
+                "BUTTON_CANNOT_HAVE_CUSTOM_ID",
+                "A link button cannot have a custom id",
+            )
     elif style in (1, 2, 3, 4):
         if not item.get("custom_id"):
             errors.required([*path, "custom_id"])
         if not item.get("label") and not item.get("emoji"):
-            errors.add([*path, "label"], "BUTTON_LABEL_OR_EMOJI_REQUIRED", "A button needs a label or an emoji")
+            errors.add(
+                [*path, "label"],
+                "BUTTON_LABEL_OR_EMOJI_REQUIRED",
+                "A button needs a label or an emoji",
+            )
     elif style != 6:
-        errors.add([*path, "style"], "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4, 5, 6}.")
+        errors.add(
+            [*path, "style"], "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4, 5, 6}."
+        )
     label = item.get("label")
     if isinstance(label, str) and len(label) > BUTTON_LABEL_LIMIT:
         errors.max_length([*path, "label"], BUTTON_LABEL_LIMIT)
@@ -260,7 +285,9 @@ def validate_commands(commands: Any) -> None:
             _check_description(command.get("description"), [*path, "description"], errors)
             _validate_options(command.get("options") or [], [*path, "options"], errors, depth=0)
         elif not isinstance(name, str) or not 1 <= len(name) <= 32:
-            errors.add([*path, "name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
+            errors.add(
+                [*path, "name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."
+            )
         key = (ctype, str(name))
         if key in seen:
             errors.add(
@@ -293,17 +320,31 @@ def _validate_options(
         opath: list[str | int] = [*path, i]
         otype = option.get("type")
         if otype not in OPTION_TYPES:
-            errors.add([*opath, "type"], "BASE_TYPE_CHOICES", f"Value must be one of {sorted(OPTION_TYPES)}.")
+            errors.add(
+                [*opath, "type"],
+                "BASE_TYPE_CHOICES",
+                f"Value must be one of {sorted(OPTION_TYPES)}.",
+            )
             continue
         _check_name(option.get("name"), [*opath, "name"], errors)
         _check_description(option.get("description"), [*opath, "description"], errors)
         if option.get("name") in names:
-            errors.add([*opath, "name"], "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Option names must be unique")
+            errors.add(
+                [*opath, "name"],
+                "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS",
+                "Option names must be unique",
+            )
         names.add(option.get("name", ""))
         if otype in (1, 2):
             if depth >= 2 or (otype == 2 and depth >= 1):
-                errors.add([*opath, "type"], "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Sub-command nesting too deep")
-            _validate_options(option.get("options") or [], [*opath, "options"], errors, depth=depth + 1)
+                errors.add(
+                    [*opath, "type"],
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Sub-command nesting too deep",
+                )
+            _validate_options(
+                option.get("options") or [], [*opath, "options"], errors, depth=depth + 1
+            )
             continue
         if option.get("required"):
             if optional_seen:
@@ -320,7 +361,11 @@ def _validate_options(
         for c, choice in enumerate(choices):
             cname = choice.get("name")
             if not isinstance(cname, str) or not 1 <= len(cname) <= 100:
-                errors.add([*opath, "choices", c, "name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+                errors.add(
+                    [*opath, "choices", c, "name"],
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 100 in length.",
+                )
             value = choice.get("value")
             ok = (
                 (otype == 3 and isinstance(value, str) and 1 <= len(value) <= 100)
@@ -328,7 +373,15 @@ def _validate_options(
                 or (otype == 10 and isinstance(value, int | float) and not isinstance(value, bool))
             )
             if not ok:
-                errors.add([*opath, "choices", c, "value"], "BASE_TYPE_INVALID", f"Invalid choice value {value!r} for option type {otype}")
+                errors.add(
+                    [*opath, "choices", c, "value"],
+                    "BASE_TYPE_INVALID",
+                    f"Invalid choice value {value!r} for option type {otype}",
+                )
         for key in ("min_length", "max_length"):
             if key in option and not 0 <= int(option[key]) <= 6000:
-                errors.add([*opath, key], "NUMBER_TYPE_MAX", "int value should be less than or equal to 6000.")
+                errors.add(
+                    [*opath, key],
+                    "NUMBER_TYPE_MAX",
+                    "int value should be less than or equal to 6000.",
+                )

@@ -1,0 +1,689 @@
+"""GatewayClient against the gateway simulator, over real HTTP on 127.0.0.1.
+
+The simulator runs on a fake clock where a test needs a task to move; retries use a recording
+`sleep`, so nothing here waits for real except the one full run with a tiny time factor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gateway.client import GatewayClient
+from gateway.simulator import Fault, GatewaySimulator, SimulatorConfig
+from videojobs.errors import GatewayError
+from videojobs.models import GatewayState, GenerationRequest, TaskSnapshot, camera_control
+
+KEY = "sk-live-3c9e1f7a5b2d48e6"
+SATURATED = "当前分组上游负载已饱和，请稍后再试"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep: remembers the delays, waits for nothing."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def sim(clock: FakeClock) -> AsyncIterator[GatewaySimulator]:
+    simulator = GatewaySimulator(SimulatorConfig(api_key=KEY), clock=clock)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+def sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+def make_client(
+    session: aiohttp.ClientSession, sim: GatewaySimulator, sleep: RecordingSleep
+) -> Any:
+    def make(**options: Any) -> GatewayClient:
+        settings: dict[str, Any] = {"base_url": sim.base_url, "api_key": KEY, "sleep": sleep}
+        return GatewayClient(session, **(settings | options))
+
+    return make
+
+
+def text_request(**changes: Any) -> GenerationRequest:
+    settings: dict[str, Any] = {"prompt": "A cubic city at sunrise", "model": "kling-v3"}
+    return GenerationRequest(**(settings | changes))
+
+
+def sent_bodies(sim: GatewaySimulator) -> list[Any]:
+    return [r.json for r in sim.requests if r.method == "POST"]
+
+
+def paths(sim: GatewaySimulator) -> list[str]:
+    return [f"{r.method} {r.path}" for r in sim.requests]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+async def test_unified_create_sends_size_and_metadata(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """Unified style: size and metadata.aspect_ratio, Kling's options in metadata."""
+    camera = camera_control("zoom_in", 5)
+    request = text_request(
+        aspect_ratio="9:16",
+        mode="pro",
+        duration=10,
+        negative_prompt="blur",
+        cfg_scale=0.5,
+        camera_control=camera,
+        callback_url="https://bot.example/cb",
+        external_task_id="ext-1",
+    )
+    snapshot = await make_client().create(request)
+
+    assert snapshot.state is GatewayState.PENDING
+    assert snapshot.task_id.startswith("task_")
+    assert paths(sim) == ["POST /v1/video/generations"]
+    assert sent_bodies(sim) == [
+        {
+            "model": "kling-v3",
+            "prompt": "A cubic city at sunrise",
+            "mode": "pro",
+            "duration": 10,
+            "size": "1080x1920",
+            "metadata": {
+                "aspect_ratio": "9:16",
+                "negative_prompt": "blur",
+                "cfg_scale": 0.5,
+                "camera_control": camera,
+                "callback_url": "https://bot.example/cb",
+                "external_task_id": "ext-1",
+            },
+        }
+    ]
+    assert sim.requests[0].authorized
+
+
+async def test_unified_image_to_video_puts_first_frame_on_top(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """Unified style: `image` at the top, `image_tail` in metadata, unset options left out."""
+    request = text_request(
+        image="https://img.example/a.png", image_tail="https://img.example/b.png"
+    )
+    await make_client().create(request)
+
+    assert sent_bodies(sim) == [
+        {
+            "model": "kling-v3",
+            "prompt": "A cubic city at sunrise",
+            "mode": "std",
+            "duration": 5,
+            "size": "1920x1080",
+            "image": "https://img.example/a.png",
+            "metadata": {"aspect_ratio": "16:9", "image_tail": "https://img.example/b.png"},
+        }
+    ]
+
+
+async def test_kling_text2video_sends_duration_as_string(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """Kling style: model_name, duration "5" (a number fails upstream), flat options."""
+    request = text_request(negative_prompt="blur", cfg_scale=0.0, external_task_id="ext-2")
+    snapshot = await make_client(style="kling").create(request)
+
+    assert snapshot.state is GatewayState.PENDING
+    assert paths(sim) == ["POST /kling/v1/videos/text2video"]
+    assert sent_bodies(sim) == [
+        {
+            "model_name": "kling-v3",
+            "prompt": "A cubic city at sunrise",
+            "mode": "std",
+            "duration": "5",
+            "aspect_ratio": "16:9",
+            "negative_prompt": "blur",
+            "cfg_scale": 0.0,
+            "external_task_id": "ext-2",
+        }
+    ]
+
+
+async def test_kling_image_request_uses_image2video_for_create_and_fetch(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """Kling style: an image makes it image2video, and so does the GET."""
+    client = make_client(style="kling")
+    request = text_request(image="https://img.example/a.png", camera_control={"type": "down_back"})
+    created = await client.create(request)
+    await client.fetch(created.task_id, image_to_video=True)
+
+    assert paths(sim) == [
+        "POST /kling/v1/videos/image2video",
+        f"GET /kling/v1/videos/image2video/{created.task_id}",
+    ]
+    body = sent_bodies(sim)[0]
+    assert body["image"] == "https://img.example/a.png"
+    assert body["camera_control"] == {"type": "down_back"}
+
+
+async def test_kling_last_frame_alone_is_image_to_video(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """Kling style: image_tail without image still goes to image2video."""
+    await make_client(style="kling").create(text_request(image_tail="https://img.example/b.png"))
+    assert paths(sim) == ["POST /kling/v1/videos/image2video"]
+
+
+async def test_kling_text_fetch_path(make_client: Any, sim: GatewaySimulator) -> None:
+    """Kling style: a text task is read from the text2video GET."""
+    client = make_client(style="kling")
+    created = await client.create(text_request())
+    await client.fetch(created.task_id, image_to_video=False)
+    assert paths(sim)[-1] == f"GET /kling/v1/videos/text2video/{created.task_id}"
+
+
+# --- retrieve shapes --------------------------------------------------------------------------
+
+
+async def follow(
+    client: GatewayClient, clock: FakeClock, task_id: str, steps: int = 8
+) -> list[TaskSnapshot]:
+    """One snapshot per relay tick (15 simulated seconds)."""
+    seen = []
+    for _ in range(steps):
+        seen.append(await client.fetch(task_id, image_to_video=False))
+        clock.advance(15)
+    return seen
+
+
+@pytest.mark.parametrize("style", ["unified", "kling"])
+@pytest.mark.parametrize("shape", ["doc", "wrapper", "openai"])
+async def test_every_shape_reads_from_queued_to_completed(
+    make_client: Any, sim: GatewaySimulator, clock: FakeClock, style: str, shape: str
+) -> None:
+    """Each retrieve shape, on each route, reads as pending, running, then completed."""
+    sim.configure(retrieve_shape=shape)
+    client = make_client(style=style)
+    created = await client.create(text_request())
+
+    seen = await follow(client, clock, created.task_id)
+
+    states = [s.state for s in seen]
+    assert states[0] is GatewayState.PENDING
+    assert GatewayState.RUNNING in states
+    assert [s.progress for s in seen if s.state is GatewayState.RUNNING] == sorted(
+        s.progress for s in seen if s.state is GatewayState.RUNNING
+    )
+    final = seen[-1]
+    assert final.state is GatewayState.COMPLETED
+    assert final.task_id == created.task_id
+    assert final.progress == 100
+    assert final.video_url == f"{sim.base_url}/files/{created.task_id}.mp4"
+
+
+@pytest.mark.parametrize("shape", ["doc", "wrapper", "openai"])
+async def test_every_shape_reads_a_failure_and_its_reason(
+    make_client: Any, sim: GatewaySimulator, clock: FakeClock, shape: str
+) -> None:
+    """A failed task comes back failed, with the reason in words, in every shape."""
+    sim.configure(retrieve_shape=shape)
+    client = make_client()
+    created = await client.create(text_request(prompt="A storm [fail]"))
+
+    final = (await follow(client, clock, created.task_id))[-1]
+
+    assert final.state is GatewayState.FAILED
+    assert final.video_url is None
+    assert "simulated failure" in (final.failure_reason or "")
+
+
+@pytest.mark.parametrize("shape", ["doc", "wrapper"])
+async def test_kling_rule_broken_later_fails_with_klings_words(
+    make_client: Any, sim: GatewaySimulator, clock: FakeClock, shape: str
+) -> None:
+    """A Kling rule broken after acceptance fails the task with Kling's reason, not its JSON."""
+    sim.configure(retrieve_shape=shape, kling_errors="fail_task")
+    client = make_client()
+    created = await client.create(text_request(cfg_scale=3.0))
+
+    final = (await follow(client, clock, created.task_id))[-1]
+
+    assert final.state is GatewayState.FAILED
+    assert final.failure_reason == (
+        "The video service rejected the request: cfg_scale must be between 0 and 1."
+    )
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+async def rejected(call: Any) -> GatewayError:
+    with pytest.raises(GatewayError) as caught:
+        await call
+    return caught.value
+
+
+async def test_invalid_key(sim: GatewaySimulator, session: aiohttp.ClientSession) -> None:
+    """401: tell the owner to check KLING_API_KEY; no retry."""
+    sleep = RecordingSleep()
+    client = GatewayClient(session, base_url=sim.base_url, api_key="sk-wrong", sleep=sleep)
+    error = await rejected(client.create(text_request()))
+    assert error.status == 401
+    assert "KLING_API_KEY" in str(error)
+    assert not error.retryable
+    assert len(sim.requests) == 1
+    assert sleep.delays == []
+
+
+async def test_no_access_to_model(make_client: Any, sim: GatewaySimulator) -> None:
+    """403 for a model the key may not use."""
+    sim.configure(models=("kling-v3", "kling-v2"), allowed_models=("kling-v2",))
+    error = await rejected(make_client().create(text_request()))
+    assert error.status == 403
+    assert "cannot use this model" in str(error)
+    assert not error.retryable
+    assert len(sim.requests) == 1
+
+
+async def test_out_of_quota(make_client: Any, sim: GatewaySimulator) -> None:
+    """403 insufficient_user_quota: out of quota."""
+    sim.configure(quota=0)
+    error = await rejected(make_client().create(text_request()))
+    assert (error.status, error.code) == (403, "insufficient_user_quota")
+    assert "out of quota" in str(error)
+    assert len(sim.requests) == 1
+
+
+async def test_quota_runs_out(make_client: Any, sim: GatewaySimulator) -> None:
+    """A quota of one allows one task, then refuses."""
+    sim.configure(quota=1)
+    client = make_client()
+    await client.create(text_request())
+    error = await rejected(client.create(text_request()))
+    assert error.code == "insufficient_user_quota"
+
+
+async def test_missing_prompt(make_client: Any) -> None:
+    """400 invalid_request: the gateway's reason reaches the member."""
+    error = await rejected(make_client().create(text_request(prompt="")))
+    assert (error.status, error.code) == (400, "invalid_request")
+    assert str(error) == "The video service rejected the request: prompt is required."
+
+
+async def test_unknown_task(make_client: Any) -> None:
+    """400 task_not_exist: the gateway does not know the task (there is no 404)."""
+    error = await rejected(make_client().fetch("task_nope", image_to_video=False))
+    assert (error.status, error.code) == (400, "task_not_exist")
+    assert "does not know this task" in str(error)
+    assert not error.retryable
+
+
+@pytest.mark.parametrize("style", ["unified", "kling"])
+async def test_content_policy(make_client: Any, style: str) -> None:
+    """400 with Kling's 1301 inside: content policy, rephrase."""
+    error = await rejected(make_client(style=style).create(text_request(prompt="x [policy]")))
+    assert (error.status, error.code) == (400, "fail_to_fetch_task")
+    assert "content policy" in str(error)
+    assert "Rephrase the prompt" in str(error)
+    assert not error.retryable
+
+
+@pytest.mark.parametrize("style", ["unified", "kling"])
+async def test_bad_parameter_carries_klings_reason(make_client: Any, style: str) -> None:
+    """400 with Kling's 1201 inside: the member learns which setting."""
+    request = text_request(image_tail="https://img.example/b.png", camera_control={"type": "x"})
+    error = await rejected(make_client(style=style).create(request))
+    assert error.status == 400
+    assert str(error) == (
+        "The video service rejected the request: "
+        "image_tail and camera_control cannot be used together."
+    )
+
+
+async def test_build_request_failed_is_not_retried(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """500 build_request_failed is the client's fault: no retry."""
+    message = "json: cannot unmarshal number into Go struct field .duration of type string"
+    sim.add_faults(Fault(status=500, body="code", code="build_request_failed", message=message))
+    error = await rejected(make_client(style="kling").create(text_request()))
+    assert (error.status, error.code, error.retryable) == (500, "build_request_failed", False)
+    assert "cannot unmarshal" in str(error)
+    assert sleep.delays == []
+
+
+async def test_unknown_model_is_not_retried(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """503 model_not_found will not pass with time: no retry."""
+    error = await rejected(make_client().create(text_request(model="kling-v9")))
+    assert (error.status, error.code, error.retryable) == (503, "model_not_found", False)
+    assert "KLING_MODELS" in str(error)
+    assert len(sim.requests) == 1
+
+
+@pytest.mark.parametrize("body", ["error", "code"])
+async def test_busy_429_in_either_shape_is_retried(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep, body: str
+) -> None:
+    """429 with the Chinese saturation message, in either shape: busy, retried, then fine."""
+    sim.add_faults(Fault.busy(body=body, times=2))
+    snapshot = await make_client().create(text_request())
+    assert snapshot.state is GatewayState.PENDING
+    assert len(sim.requests) == 3
+    assert len(sleep.delays) == 2
+
+
+@pytest.mark.parametrize("body", ["error", "code"])
+async def test_busy_429_reported_when_it_lasts(
+    make_client: Any, sim: GatewaySimulator, body: str
+) -> None:
+    """A lasting 429 ends as 'busy, try again in a few minutes'."""
+    sim.add_faults(Fault.busy(body=body, times=10))
+    error = await rejected(make_client(max_attempts=2).create(text_request()))
+    assert error.status == 429
+    assert error.retryable
+    assert str(error) == "The video service is busy right now. Try again in a few minutes."
+    assert SATURATED in (error.detail or "")
+
+
+@pytest.mark.parametrize(("status", "body"), [(502, "html"), (503, "html"), (504, "html")])
+async def test_proxy_html_pages(
+    make_client: Any, sim: GatewaySimulator, status: int, body: str
+) -> None:
+    """A proxy's HTML 502/503/504 page: gateway down, retryable."""
+    sim.add_faults(Fault(status=status, body=body, times=10))
+    error = await rejected(make_client(max_attempts=2).fetch("task_x", image_to_video=False))
+    assert error.status == status
+    assert error.retryable
+    assert "down or unreachable" in str(error)
+    assert f"{status} " in (error.detail or "")
+
+
+async def test_empty_error_body(make_client: Any, sim: GatewaySimulator) -> None:
+    """A 500 with an empty body is still a readable, retryable error."""
+    sim.add_faults(Fault(status=500, body="empty", times=10))
+    error = await rejected(make_client(max_attempts=2).create(text_request()))
+    assert (error.status, error.retryable) == (500, True)
+    assert "down or unreachable" in str(error)
+
+
+# --- retries and their bounds -----------------------------------------------------------------
+
+
+async def test_attempts_are_bounded(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """A lasting 500 is tried max_attempts times, with a wait between each."""
+    sim.add_faults(Fault.server_error(500, times=10))
+    error = await rejected(make_client(max_attempts=3).create(text_request()))
+    assert error.retryable
+    assert len(sim.requests) == 3
+    assert len(sleep.delays) == 2
+
+
+async def test_backoff_grows_within_its_cap(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """Full jitter: each wait lies between 0 and min(cap, base * 2^n)."""
+    sim.add_faults(Fault.server_error(502, times=10))
+    client = make_client(max_attempts=6, backoff_base=1.0, backoff_cap=4.0, max_retry_seconds=99)
+    await rejected(client.fetch("task_x", image_to_video=False))
+    ceilings = [1.0, 2.0, 4.0, 4.0, 4.0]
+    assert len(sleep.delays) == len(ceilings)
+    assert all(0 <= d <= c for d, c in zip(sleep.delays, ceilings, strict=True))
+
+
+async def test_retry_after_is_honoured(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """The gateway's Retry-After is the wait, not the backoff."""
+    sim.add_faults(Fault.busy(retry_after="7"))
+    await make_client().create(text_request())
+    assert sleep.delays == [7.0]
+
+
+async def test_total_retry_time_is_bounded(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """No wait starts that would overrun max_retry_seconds; the caller learns retry_after."""
+    sim.add_faults(Fault.busy(retry_after="3", times=10))
+    client = make_client(max_attempts=10, max_retry_seconds=5)
+    error = await rejected(client.create(text_request()))
+    assert sleep.delays == [3.0]
+    assert len(sim.requests) == 2
+    assert error.retry_after == 3.0
+
+
+async def test_long_retry_after_is_left_to_the_caller(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """A Retry-After beyond the budget is not slept through."""
+    sim.add_faults(Fault.busy(retry_after="120"))
+    error = await rejected(make_client(max_retry_seconds=60).create(text_request()))
+    assert sleep.delays == []
+    assert error.retry_after == 120.0
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+async def test_4xx_faults_are_never_retried(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep, status: int
+) -> None:
+    """400, 401 and 403 are final whatever their body says."""
+    sim.add_faults(Fault(status=status, message=SATURATED, times=5))
+    error = await rejected(make_client().create(text_request()))
+    assert (error.status, error.retryable) == (status, False)
+    assert len(sim.requests) == 1
+    assert sleep.delays == []
+
+
+async def test_timeout_then_success(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """A slow answer times out and the retry gets through."""
+    created = await make_client().create(text_request())
+    sim.add_faults(Fault.slow(5.0, route="fetch"))
+    snapshot = await make_client(timeout=0.2).fetch(created.task_id, image_to_video=False)
+    assert snapshot.task_id == created.task_id
+    assert len(sleep.delays) == 1
+
+
+async def test_timeout_reported(make_client: Any, sim: GatewaySimulator) -> None:
+    """A lasting slow gateway ends as a retryable time-out."""
+    sim.add_faults(Fault.slow(5.0, times=3))
+    error = await rejected(make_client(timeout=0.2, max_attempts=2).create(text_request()))
+    assert (error.code, error.retryable, error.status) == ("timeout", True, None)
+    assert "did not answer in time" in str(error)
+
+
+async def test_dropped_connection_then_success(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """A connection dropped without an answer is retried."""
+    sim.add_faults(Fault.dropped(route="create"))
+    snapshot = await make_client().create(text_request())
+    assert snapshot.state is GatewayState.PENDING
+    assert len(sleep.delays) == 1
+    assert sim.task_count == 1
+
+
+async def test_closed_port(session: aiohttp.ClientSession) -> None:
+    """Nobody listening: unreachable, retryable, tried max_attempts times."""
+    sleep = RecordingSleep()
+    client = GatewayClient(
+        session, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=sleep
+    )
+    error = await rejected(client.fetch("task_x", image_to_video=False))
+    assert (error.code, error.retryable) == ("unreachable", True)
+    assert "unreachable" in str(error)
+    assert len(sleep.delays) == 3
+
+
+async def test_retried_create_never_makes_a_second_task(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """A create whose answer was lost is retried; the duplicate external_task_id is refused."""
+    sim.add_faults(Fault(route="create", lose_answer=True))
+    error = await rejected(make_client().create(text_request(external_task_id="ext-9")))
+    assert sim.task_count == 1
+    assert error.code == "duplicate_external_task_id"
+    assert not error.retryable
+    assert "answer was lost" in str(error)
+
+
+async def test_resubmitted_create_reports_the_duplicate(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """A create sent again later with the same external_task_id (say after a restart)."""
+    client = make_client()
+    await client.create(text_request(external_task_id="ext-10"))
+    error = await rejected(client.create(text_request(external_task_id="ext-10")))
+    assert error.code == "duplicate_external_task_id"
+    assert sim.task_count == 1
+
+
+async def test_success_status_with_an_error_body(make_client: Any, sim: GatewaySimulator) -> None:
+    """A 200 that carries an error body is that error, not a task."""
+    sim.add_faults(Fault(status=200, body="code", code="task_not_exist", message="task_not_exist"))
+    error = await rejected(make_client().fetch("task_x", image_to_video=False))
+    assert error.code == "task_not_exist"
+    assert not error.retryable
+
+
+async def test_success_status_with_an_unreadable_body_is_retried(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """A 200 whose body is not JSON is retried, then reported as unreadable."""
+    sim.add_faults(Fault(status=200, body="html", times=10))
+    error = await rejected(make_client(max_attempts=2).create(text_request()))
+    assert (error.code, error.retryable) == ("unreadable_response", True)
+    assert "could not read" in str(error)
+    assert len(sleep.delays) == 1
+
+
+async def test_retries_are_logged_without_headers(
+    make_client: Any, sim: GatewaySimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each retry leaves a WARNING naming method, path, status and attempt."""
+    sim.add_faults(Fault.busy())
+    with caplog.at_level(logging.WARNING, logger="gateway.client"):
+        await make_client().create(text_request())
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "gateway.client"]
+    assert "POST /v1/video/generations" in line
+    assert "status=429" in line
+    assert "attempt 1/4" in line
+    assert "Authorization" not in line
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+async def test_the_key_never_leaks(
+    make_client: Any,
+    sim: GatewaySimulator,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not in logs (aiohttp's included, at DEBUG), errors, reprs, even when echoed back."""
+    caplog.set_level(logging.DEBUG)
+    client = make_client(max_attempts=2)
+    errors: list[GatewayError] = []
+
+    created = await client.create(text_request(external_task_id="ext-k"))
+    await client.fetch(created.task_id, image_to_video=False)
+    echo = f"Authorization: Bearer {KEY} is not allowed"
+    sim.add_faults(
+        Fault.busy(times=2),
+        Fault(status=500, body="code", message=echo, times=2),
+        Fault(status=401, message=echo),
+        Fault(status=400, body="code", message=echo),
+        Fault(status=502, body="html", times=2),
+        Fault.dropped(times=2),
+    )
+    for _ in range(6):
+        with pytest.raises(GatewayError) as caught:
+            await client.create(text_request())
+        errors.append(caught.value)
+    unreachable = GatewayClient(
+        session, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=RecordingSleep()
+    )
+    with pytest.raises(GatewayError) as caught:
+        await unreachable.fetch("task_x", image_to_video=False)
+    errors.append(caught.value)
+
+    assert len(errors) == 7
+    assert caplog.records  # the run did log
+    assert KEY not in caplog.text
+    for error in errors:
+        assert KEY not in str(error)
+        assert KEY not in repr(error)
+        assert KEY not in (error.detail or "")
+        assert error.__cause__ is None
+    assert any("***" in (error.detail or "") for error in errors)
+    assert KEY not in repr(client)
+    assert KEY not in str(client)
+
+
+# --- a whole run ------------------------------------------------------------------------------
+
+
+async def test_full_run_with_a_real_download(session: aiohttp.ClientSession) -> None:
+    """Create, poll until done, download a real mp4 (it starts with an ftyp box)."""
+    config = SimulatorConfig(api_key=KEY, time_factor=0.002)  # ~0.1 s for a task
+    async with GatewaySimulator(config) as sim:
+        client = GatewayClient(session, base_url=sim.base_url, api_key=KEY)
+        snapshot = await client.create(text_request(prompt="A cat surfing [big]"))
+        for _ in range(500):
+            if snapshot.state in (GatewayState.COMPLETED, GatewayState.FAILED):
+                break
+            await asyncio.sleep(0.01)
+            snapshot = await client.fetch(snapshot.task_id, image_to_video=False)
+
+        assert snapshot.state is GatewayState.COMPLETED
+        assert snapshot.video_url is not None
+        async with session.get(snapshot.video_url) as response:
+            assert response.status == 200
+            assert response.content_type == "video/mp4"
+            video = await response.read()
+    assert video[4:8] == b"ftyp"
+    assert len(video) == config.big_video_bytes
