@@ -154,10 +154,10 @@ class VideoBot(commands.Bot):
             return
         self.accepting = False
         log.info("shutting down: finishing in-flight work (up to %.0f s)", SHUTDOWN_GRACE)
-        poller = self.get_cog("PollerCog")
-        if poller is not None:
+        if self.get_cog("PollerCog") is not None:
             await self.remove_cog("PollerCog")
         if self.front is not None:
+            await self.front.inflight.wait_idle(SHUTDOWN_GRACE)
             await self.front.service.drain(SHUTDOWN_GRACE)
         await self.close()
 

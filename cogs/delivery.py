@@ -183,12 +183,13 @@ class RetryButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         front = front_of(interaction.client)
-        try:
-            task = await front.service.retry(self.task_id, requester_of(interaction))
-        except VideoJobsError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
-        await launch(interaction, front, task)
+        with front.inflight.track():
+            try:
+                task = await front.service.retry(self.task_id, requester_of(interaction))
+            except VideoJobsError as exc:
+                await interaction.response.send_message(str(exc), ephemeral=True)
+                return
+            await launch(interaction, front, task)
 
 
 class DetailsButton(

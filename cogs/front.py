@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import cast
 
 import discord
@@ -17,6 +20,30 @@ from . import render
 log = logging.getLogger(__name__)
 
 
+class Inflight:
+    """Counts command handlers under way, so shutdown can let them finish."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, grace: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+
+
 @dataclass(frozen=True, slots=True)
 class Front:
     """Everything the Discord side needs, built once in bot.py."""
@@ -26,6 +53,7 @@ class Front:
     max_active: int
     max_daily: int
     task_timeout_minutes: float
+    inflight: Inflight = field(default_factory=Inflight)
 
 
 def front_of(client: discord.Client) -> Front:

@@ -93,8 +93,10 @@ def build_video_command(front: Front) -> app_commands.Command[commands.Cog, ...,
             camera=normalise_choice(camera),
             camera_strength=camera_strength or DEFAULT_CAMERA_STRENGTH,
         )
-        # Database only before the first response: the rules, allowlists and limits.
-        task = await front.service.admit(request, requester_of(interaction))
-        await launch(interaction, front, task)
+        with front.inflight.track():
+            # Database only before the first response: the rules, allowlists and limits.
+            task = await front.service.admit(request, requester_of(interaction))
+            interaction.extras["task_id"] = task.id
+            await launch(interaction, front, task)
 
     return video

@@ -78,7 +78,7 @@ async def start_bot(discord_sim: DiscordSimulator, tmp_path: Path) -> AsyncItera
         env: Mapping[str, str] | None = None,
         *,
         wait_ready: bool = True,
-        timeout: float = 30.0,
+        timeout: float = 30.0,  # noqa: ASYNC109
         args: Sequence[str] = ("bot.py",),
     ) -> BotProcess:
         full_env = default_bot_env(discord_sim, tmp_path) | dict(env or {})
@@ -95,3 +95,7 @@ async def start_bot(discord_sim: DiscordSimulator, tmp_path: Path) -> AsyncItera
         for bot in bots:
             await bot.close()
             print(f"===== bot pid {bot.pid} exit {bot.returncode} output =====\n{bot.logs}")
+
+
+# the scenario suite's fixtures (the gateway simulator and a bot started with settings)
+from .scenario import kling, make_scenario, scenario  # noqa: E402, F401

@@ -11,7 +11,6 @@ import asyncio
 import io
 import json
 import signal
-import sys
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ import discord
 import pytest
 from discord import app_commands
 
+from .conftest import StartBot
 from .discord_sim import DiscordSimulator, SimChannel, SimGuild, SimMember, SimulatorUsageError
 from .harness import BotProcess, patch_discord
 
@@ -43,6 +43,31 @@ class RetryView(discord.ui.View):
     async def retry(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
         self.client.clicks.append(interaction)
         await interaction.response.send_message("retrying", ephemeral=True)
+
+    @discord.ui.button(label="Details", custom_id="mini:details")
+    async def details(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        await interaction.response.edit_message(content="details shown")  # type 7
+
+    @discord.ui.button(label="Feedback", custom_id="mini:feedback")
+    async def feedback(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        await interaction.response.send_modal(FeedbackModal())  # type 9
+
+
+class FeedbackModal(discord.ui.Modal, title="Feedback"):
+    comment: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Comment", custom_id="mini:comment"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(custom_id="mini:feedback-modal")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()  # type 6 for a modal opened from a message
+        await interaction.followup.send(f"thanks: {self.comment.value}", ephemeral=True)
 
 
 class MiniBot(discord.Client):
@@ -163,9 +188,10 @@ async def test_ping_flow_embed_thread_upload_edit_and_persistent_button(
         await interaction.response.send_message(embed=embed, view=RetryView(bot))
         message = await interaction.original_response()
         thread = await message.create_thread(name="ping results")
-        await thread.send(
-            "here is the video", file=discord.File(io.BytesIO(b"\x00" * 5000), "video.mp4")
-        )
+        video = discord.File(io.BytesIO(b"\x00" * 5000), "video.mp4")
+        sent = await thread.send("here is the video", file=video)
+        thumb = discord.File(io.BytesIO(PNG_BYTES), "thumb.png")
+        await sent.edit(attachments=[*sent.attachments, thumb])  # keep one, add one
         fetched = await interaction.channel.fetch_message(message.id)  # type: ignore[union-attr]
         await fetched.edit(embed=discord.Embed(title="Pong", description="done"))
         seen["thread_cached"] = bot.get_channel(thread.id) is not None
@@ -190,16 +216,18 @@ async def test_ping_flow_embed_thread_upload_edit_and_persistent_button(
     assert status is not None and status in sim.channel_messages(sim_channel)
     assert status.embed is not None and status.embed["description"] == "done"
     assert [e.via for e in status.edits] == ["channel"]
-    assert status.custom_ids == ["mini:retry"]
+    assert status.custom_ids == ["mini:retry", "mini:details", "mini:feedback"]
 
     # the thread, its parent and the upload
     thread = sim.thread_for(status)
     assert thread is not None and thread.id == status.id and thread.parent_id == sim_channel.id
     (posted,) = sim.channel_messages(thread)
     assert posted.content == "here is the video"
-    assert [(a.filename, a.size, a.data) for a in posted.attachments] == [
-        ("video.mp4", 5000, b"\x00" * 5000)
+    assert [(a.filename, a.size) for a in posted.attachments] == [
+        ("video.mp4", 5000),
+        ("thumb.png", len(PNG_BYTES)),
     ]
+    assert posted.attachments[0].data == b"\x00" * 5000 and posted.edits[0].via == "channel"
     upload_calls = sim.calls("POST", f"/channels/{thread.id}/messages")
     assert (
         upload_calls[0].files[0].filename == "video.mp4" and upload_calls[0].files[0].size == 5000
@@ -220,6 +248,19 @@ async def test_ping_flow_embed_thread_upload_edit_and_persistent_button(
     assert (
         bot.clicks and bot.clicks[0].message is not None and bot.clicks[0].message.id == status.id
     )
+
+    details = await (await sim.click(sim_member, status, "mini:details")).wait_response()
+    assert details.response_type == 7 and details.original is status
+    assert status.content == "details shown" and status.edits[-1].via == "interaction"
+
+    feedback = await (await sim.click(sim_member, status, "mini:feedback")).wait_response()
+    assert feedback.response_type == 9 and feedback.modal is not None
+    assert feedback.modal["title"] == "Feedback"
+    submit = await sim.submit_modal(sim_member, feedback, {"mini:comment": "nice"})
+    await submit.wait_response()
+    await sim.wait_for(lambda: submit.followups, 5)
+    assert submit.type == 5 and submit.response_type == 6
+    assert [(m.content, m.ephemeral) for m in submit.followups] == [("thanks: nice", True)]
 
 
 async def test_commands_are_stored_and_checked_like_the_discord_client(
@@ -377,6 +418,8 @@ async def test_upload_limit_token_expiry_deleted_message_and_threads(
         await attempt("no_permission", other.create_thread(name="nope"))
         sim.delete_message(other.id)
         await attempt("deleted", other.edit(content="edit after delete"))
+        temporary = await interaction.followup.send("temporary", wait=True)
+        await temporary.delete()
         sim.expire_interaction_tokens()
         await attempt("expired", interaction.followup.send("15 minutes later"))
 
@@ -392,7 +435,11 @@ async def test_upload_limit_token_expiry_deleted_message_and_threads(
     assert (errors["expired"].status, errors["expired"].code) == (401, 50027)
     # the first followup filled the deferred "thinking" message; the rest were new messages
     assert inter.response_type == 5 and inter.original is inter.messages[0]
-    assert [m.content for m in inter.messages] == ["status", ""]
+    assert [(m.content, m.deleted) for m in inter.messages] == [
+        ("status", False),
+        ("", False),
+        ("temporary", True),
+    ]
     assert [a.filename for a in inter.messages[1].attachments] == ["fits.mp4"]
     assert not inter.original.loading  # type: ignore[union-attr]
 
@@ -427,6 +474,79 @@ async def test_rate_limits_are_honoured_by_discord_py(
             assert resp.status == 200
             for name in ("Limit", "Remaining", "Reset", "Reset-After", "Bucket"):
                 assert f"X-RateLimit-{name}" in resp.headers
+
+
+def _row(*custom_ids: str) -> dict[str, Any]:
+    buttons = [{"type": 2, "style": 1, "label": c[:10] or "x", "custom_id": c} for c in custom_ids]
+    return {"type": 1, "components": buttons}
+
+
+async def test_rules_checked_over_raw_http_and_the_cdn(
+    discord_sim: DiscordSimulator, sim_guild: SimGuild, sim_channel: SimChannel
+) -> None:
+    """Rules discord.py already checks locally, sent by hand; the CDN's signed links."""
+    sim = discord_sim
+    auth = {"Authorization": f"Bot {sim.token}"}
+    url = f"{sim.rest_base}/channels/{sim_channel.id}/messages"
+    bad_bodies = {
+        "six rows": {"components": [_row(f"r{i}") for i in range(6)]},
+        "six buttons": {"components": [_row(*(f"b{i}" for i in range(6)))]},
+        "long custom_id": {"components": [_row("x" * 101)]},
+        "duplicate custom_id": {"components": [_row("same", "same")]},
+        "eleven embeds": {"embeds": [{"title": str(i)} for i in range(11)]},
+        "empty field": {"embeds": [{"fields": [{"name": "n", "value": ""}]}]},
+    }
+    async with aiohttp.ClientSession(headers=auth) as http:
+        for name, body in bad_bodies.items():
+            async with http.post(url, json=body) as resp:
+                assert (resp.status, (await resp.json())["code"]) == (400, 50035), name
+        async with http.post(url, json={"content": ""}) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (400, 50006)
+        async with http.post(url, json={"content": "ok", "components": [_row("a", "b")]}) as resp:
+            message_id = (await resp.json())["id"]
+        thread_url = f"{url}/{message_id}/threads"
+        async with http.post(thread_url, json={"name": "t"}) as resp:
+            assert resp.status == 201
+        async with http.post(
+            f"{sim.rest_base}/channels/{message_id}/threads", json={"name": "x"}
+        ) as r:
+            assert (r.status, (await r.json())["code"]) == (400, 50024), "no thread in a thread"
+
+        sim.delete_channel(sim_channel)
+        async with http.post(url, json={"content": "gone"}) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, 10003)
+        assert sim.threads() == [], "a deleted channel takes its threads along"
+
+        # the declared metadata is what the interaction says; the CDN serves the real bytes
+        att = sim.add_attachment("big.png", b"tiny", content_type="image/png", size=20_000_000)
+        assert att.payload()["size"] == 20_000_000 and "ex=" in att.url and "hm=" in att.url
+        async with http.get(att.url) as resp:
+            assert resp.headers["Content-Type"] == "image/png" and await resp.read() == b"tiny"
+        async with http.get(att.url.replace("hm=", "hm=0")) as resp:
+            assert resp.status == 404
+        sim.expire_attachment_urls(att)
+        async with http.get(att.url) as resp:
+            assert resp.status == 404
+
+
+async def test_history_fetch_and_delete(
+    discord_sim: DiscordSimulator, bot: MiniBot, sim_channel: SimChannel
+) -> None:
+    channel = bot.get_channel(sim_channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = [await channel.send(f"m{i}") for i in range(5)]
+    newest = [m.content async for m in channel.history(limit=3)]
+    after = [m.content async for m in channel.history(limit=10, after=sent[1])]
+    before = [m.content async for m in channel.history(limit=2, before=sent[3])]
+    around = [m.content async for m in channel.history(limit=3, around=sent[2])]
+    assert newest == ["m4", "m3", "m2"] and before == ["m2", "m1"]
+    assert after == ["m2", "m3", "m4"] and sorted(around) == ["m1", "m2", "m3"]
+    assert (await channel.fetch_message(sent[0].id)).content == "m0"
+    await sent[0].delete()
+    with pytest.raises(discord.NotFound):
+        await channel.fetch_message(sent[0].id)
+    contents = [m.content for m in discord_sim.channel_messages(sim_channel)]
+    assert contents == ["m1", "m2", "m3", "m4"]
 
 
 async def test_dm_interaction_shape(
@@ -492,12 +612,13 @@ async def test_gateway_resume_after_reconnect_and_new_session_after_restart(
 
 TINY_BOT = textwrap.dedent(
     """
-    import os, sys
+    import os
     import discord
     from discord import app_commands
 
-    print("REST", discord.http.Route.BASE, "GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
-          "CDN", discord.asset.Asset.BASE, flush=True)
+    rest, cdn = discord.http.Route.BASE, discord.asset.Asset.BASE
+    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    print("REST", rest, "GATEWAY", gateway, "CDN", cdn, flush=True)
 
     class Tiny(discord.Client):
         def __init__(self):
@@ -509,7 +630,9 @@ TINY_BOT = textwrap.dedent(
                 await interaction.response.send_message(f"pong from {os.getpid()}")
 
         async def setup_hook(self):
-            await self.tree.sync()
+            for guild_id in filter(None, os.environ.get("DISCORD_GUILD_IDS", "").split(",")):
+                self.tree.copy_global_to(guild=discord.Object(int(guild_id)))
+                await self.tree.sync(guild=discord.Object(int(guild_id)))
 
         async def on_ready(self):
             print("READY", self.user.name, [g.name for g in self.guilds], flush=True)
@@ -520,33 +643,40 @@ TINY_BOT = textwrap.dedent(
 
 
 async def test_subprocess_is_patched_by_sitecustomize_and_survives_sigkill(
-    discord_sim: DiscordSimulator, sim_channel: SimChannel, sim_member: SimMember, tmp_path: Path
+    discord_sim: DiscordSimulator,
+    start_bot: StartBot,
+    sim_channel: SimChannel,
+    sim_member: SimMember,
+    tmp_path: Path,
 ) -> None:
+    """The harness's ``start_bot`` with a tiny script instead of bot.py: patched URLs,
+    SIGKILL, then a new process gets a new gateway session and answers."""
     sim = discord_sim
     script = tmp_path / "tiny_bot.py"
     script.write_text(TINY_BOT)
-    env = {"DISCORD_TOKEN": sim.token}
 
-    first = BotProcess(env, sim=sim, args=[str(script)], cwd=tmp_path, python=sys.executable)
-    try:
-        await first.start()
-        await first.wait_ready(timeout=20)
-        await first.wait_for_log("READY")
-        assert f"REST {sim.rest_base} GATEWAY {sim.gateway_url} CDN {sim.cdn_base}" in first.logs
-        inter = await (await sim.slash(sim_member, sim_channel, "ping")).wait_response()
-        assert inter.messages[0].content == f"pong from {first.pid}"
-        first.kill()
-        assert await first.wait_exit(5) == -9
-    finally:
-        await first.close()
+    first = await start_bot(args=[str(script)], timeout=20)
+    await first.wait_for_log("READY")
+    assert f"REST {sim.rest_base} GATEWAY {sim.gateway_url} CDN {sim.cdn_base}" in first.logs
+    inter = await (await sim.slash(sim_member, sim_channel, "ping")).wait_response()
+    assert inter.messages[0].content == f"pong from {first.pid}"
+    first.kill()
+    assert await first.wait_exit(5) == -signal.SIGKILL
 
-    second = BotProcess(env, sim=sim, args=[str(script)], cwd=tmp_path)
+    second = await start_bot(args=[str(script)], timeout=20)
+    assert len(sim.sessions) == 2 and sim.gateway.active is sim.sessions[1]
+    inter = await (await sim.slash(sim_member, sim_channel, "ping")).wait_response()
+    assert inter.messages[0].content == f"pong from {second.pid}"
+    assert await second.stop() in (0, -signal.SIGTERM)
+
+
+async def test_sitecustomize_leaves_other_processes_alone(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys\nprint('discord' in sys.modules)\n")
+    bot = BotProcess({}, args=[str(probe)], cwd=tmp_path)
     try:
-        await second.start()
-        await second.wait_ready(timeout=20)
-        assert len(sim.sessions) == 2 and sim.gateway.active is sim.sessions[1]
-        inter = await (await sim.slash(sim_member, sim_channel, "ping")).wait_response()
-        assert inter.messages[0].content == f"pong from {second.pid}"
-        assert await second.stop() in (0, -signal.SIGTERM)
+        await bot.start()
+        assert await bot.wait_exit(10) == 0
+        assert bot.logs.strip() == "False", "without DISCORD_SIM_* nothing is imported"
     finally:
-        await second.close()
+        await bot.close()

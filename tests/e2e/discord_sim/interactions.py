@@ -115,15 +115,15 @@ class SimInteraction:
     def token_expired(self) -> bool:
         return time.monotonic() >= self.token_expires_at
 
-    async def wait_response(self, timeout: float = 5.0) -> SimInteraction:
+    async def wait_response(self, timeout: float = 5.0) -> SimInteraction:  # noqa: ASYNC109
         """Wait for the first response; AssertionError if none was accepted."""
         try:
             await asyncio.wait_for(self._settled.wait(), timeout)
         except TimeoutError:
+            why = " (past Discord's deadline: the user saw “The application did not respond”)"
             raise AssertionError(
                 f"interaction {self.describe()} got no response within {timeout} s"
-                f"{' (Discord deadline passed: the user saw “The application did not respond”)' if self.timed_out else ''}\n"
-                + self.sim.dump()
+                f"{why if self.timed_out else ''}\n{self.sim.dump()}"
             ) from None
         if self.response_type is None:
             raise AssertionError(
@@ -263,14 +263,12 @@ def _option_value(
     elif otype == 10:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail("expects a number")
-    elif otype == 5:
-        if not isinstance(value, bool):
-            raise fail("expects a boolean")
-    if otype in (4, 10):
-        if "min_value" in definition and value < definition["min_value"]:
-            raise fail(f"below min_value {definition['min_value']}")
-        if "max_value" in definition and value > definition["max_value"]:
-            raise fail(f"above max_value {definition['max_value']}")
+    elif otype == 5 and not isinstance(value, bool):
+        raise fail("expects a boolean")
+    if otype in (4, 10) and "min_value" in definition and value < definition["min_value"]:
+        raise fail(f"below min_value {definition['min_value']}")
+    if otype in (4, 10) and "max_value" in definition and value > definition["max_value"]:
+        raise fail(f"above max_value {definition['max_value']}")
     if otype in (3, 4, 10):
         choices = definition.get("choices")
         if choices and value not in [c["value"] for c in choices]:

@@ -399,7 +399,7 @@ class RestApi:
             errors.add(
                 ["type"],
                 "INTERACTION_RESPONSE_TYPE_INVALID",
-                f"Interaction response type {rtype} is not valid for an interaction of type {inter.type}",
+                f"Response type {rtype} is not valid for an interaction of type {inter.type}",
             )
             errors.raise_if_any()
         data = ctx.body.get("data") or {}

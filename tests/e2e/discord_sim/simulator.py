@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import inspect
@@ -403,7 +404,8 @@ class DiscordSimulator:
                 for s, cmds in self._commands.items()
             }
             raise SimulatorUsageError(
-                f"/{name} is not among the bot's synced commands visible in {channel!r}: {synced or 'nothing synced yet'}"
+                f"/{name} is not among the bot's synced commands visible in {channel!r}: "
+                f"{synced or 'nothing synced yet'}"
             )
         if guild is None and not allowed_in_dm(definition):
             raise SimulatorUsageError(f"/{name} is not available in DMs (contexts/dm_permission)")
@@ -430,7 +432,7 @@ class DiscordSimulator:
 
     async def click(self, user: UserLike, message: MessageRef, custom_id: str) -> SimInteraction:
         """Press the button ``custom_id`` on ``message``."""
-        message, component = self._component(user, message, custom_id, kinds=(2,))
+        message, _ = self._component(user, message, custom_id, kinds=(2,))
         data = {"custom_id": custom_id, "component_type": 2}
         return await self._component_interaction(user, message, data)
 
@@ -664,7 +666,7 @@ class DiscordSimulator:
     async def wait_for(
         self,
         predicate: Predicate,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
         *,
         message: str = "",
         interval: float = 0.05,
@@ -684,13 +686,14 @@ class DiscordSimulator:
                 raise AssertionError(
                     f"timed out after {timeout} s waiting for {message or name}\n{self.dump()}"
                 )
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(interval, remaining))
-            except TimeoutError:
-                pass
 
     async def wait_until_connected(
-        self, timeout: float = 10.0, *, since: float | None = None
+        self,
+        timeout: float = 10.0,  # noqa: ASYNC109
+        *,
+        since: float | None = None,
     ) -> GatewaySession:
         session: GatewaySession = await self.wait_for(
             lambda: self.ready_session(since=since),

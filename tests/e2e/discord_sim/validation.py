@@ -58,7 +58,7 @@ def validate_message(
         errors.add(
             ["content" if content else "embeds"],
             "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
-            "The 'content' and 'embeds' fields cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+            "The 'content' and 'embeds' fields cannot be used with IS_COMPONENTS_V2",
         )
 
     if file_count > FILES_LIMIT:
