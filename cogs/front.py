@@ -98,16 +98,18 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
         message = callback.resource
         if not isinstance(message, discord.Message):
             message = await interaction.original_response()
-        thread_id = None
+        await front.service.set_location(task.id, thread_id=None, status_message_id=message.id)
         if can_open_thread(interaction):
             try:
                 thread = await message.create_thread(
                     name=render.clip(f"🎬 {task.request.prompt}", 100), auto_archive_duration=1440
                 )
-                thread_id = thread.id
             except discord.HTTPException as exc:
                 log.info("task %s: no thread (%s); using the channel", task.id, exc)
-        await front.service.set_location(task.id, thread_id=thread_id, status_message_id=message.id)
+            else:
+                await front.service.set_location(
+                    task.id, thread_id=thread.id, status_message_id=message.id
+                )
     finally:
         # stored already: it runs and is reported in the channel even if Discord failed us here
         front.service.start(task.id)

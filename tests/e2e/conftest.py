@@ -78,7 +78,7 @@ async def start_bot(discord_sim: DiscordSimulator, tmp_path: Path) -> AsyncItera
         env: Mapping[str, str] | None = None,
         *,
         wait_ready: bool = True,
-        timeout: float = 30.0,  # noqa: ASYNC109
+        timeout: float = 30.0,
         args: Sequence[str] = ("bot.py",),
     ) -> BotProcess:
         full_env = default_bot_env(discord_sim, tmp_path) | dict(env or {})

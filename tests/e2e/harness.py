@@ -197,7 +197,7 @@ class BotProcess:
             f"----- bot {self.args} (pid {self.pid}, {state}) last output -----\n{self.log_tail()}"
         )
 
-    async def wait_ready(self, sim: DiscordSimulator | None = None, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def wait_ready(self, sim: DiscordSimulator | None = None, timeout: float = 30.0) -> None:
         """Until the bot has a gateway session (READY and GUILD_CREATE sent after this process
         started) and its commands are synced (to ``DISCORD_GUILD_IDS`` if set, else globally);
         fails fast if the process exits."""
@@ -223,7 +223,7 @@ class BotProcess:
 
         await sim.wait_for(ready, timeout, message="the bot to connect and sync its commands")
 
-    async def wait_for_log(self, text: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.logs:
             if time.monotonic() > deadline:
@@ -236,7 +236,7 @@ class BotProcess:
                 )
             await asyncio.sleep(0.05)
 
-    async def wait_exit(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109
+    async def wait_exit(self, timeout: float = 10.0) -> int:
         assert self._proc is not None, "not started"
         code = await asyncio.wait_for(self._proc.wait(), timeout)
         if self._reader is not None:
@@ -250,7 +250,7 @@ class BotProcess:
             assert self._proc is not None
             self._proc.send_signal(signal.SIGKILL)
 
-    async def stop(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109
+    async def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM and wait (SIGKILL after ``timeout``); returns the exit code."""
         assert self._proc is not None, "not started"
         if self.running:

@@ -109,8 +109,10 @@ class Scenario:
     async def result(self, inter: SimInteraction, *, timeout: float = RESULT_TIMEOUT) -> SimMessage:
         """Wait for the outcome message of the task started by `inter`."""
         short = self.short_id(inter)
+        assert inter.original is not None
+        channel = inter.original.channel
         found = await self.discord.wait_for(
-            lambda: self.results(self.where(inter), short),
+            lambda: self.results(self.where(inter), short) or self.results(channel, short),
             timeout=timeout,
             message=f"the result of task {short}",
         )

@@ -115,7 +115,7 @@ class SimInteraction:
     def token_expired(self) -> bool:
         return time.monotonic() >= self.token_expires_at
 
-    async def wait_response(self, timeout: float = 5.0) -> SimInteraction:  # noqa: ASYNC109
+    async def wait_response(self, timeout: float = 5.0) -> SimInteraction:
         """Wait for the first response; AssertionError if none was accepted."""
         try:
             await asyncio.wait_for(self._settled.wait(), timeout)

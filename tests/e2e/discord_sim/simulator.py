@@ -666,7 +666,7 @@ class DiscordSimulator:
     async def wait_for(
         self,
         predicate: Predicate,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         *,
         message: str = "",
         interval: float = 0.05,
@@ -691,7 +691,7 @@ class DiscordSimulator:
 
     async def wait_until_connected(
         self,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         *,
         since: float | None = None,
     ) -> GatewaySession:

@@ -1,0 +1,102 @@
+"""Gateway faults, a rejected key, SIGKILL and SIGTERM: the member still gets exactly one
+result, and the key is never shown."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import pytest
+
+from gateway.simulator import Fault
+
+from .scenario import KEY, Scenario
+
+BUSY_CN = "当前分组上游负载已饱和，请稍后再试"
+
+
+def assert_key_never_shown(s: Scenario) -> None:
+    assert KEY not in s.visible_text()
+    assert KEY not in s.bot.logs
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(route="create", status=429, body="error", message=BUSY_CN, retry_after="1", times=2),
+        Fault(route="fetch", status=429, body="code", code="rate_limited", times=3),
+        Fault(route="fetch", status=500, body="code", code="get_task_failed", times=2),
+        Fault(route="fetch", status=502, body="html", times=3),
+        Fault(route="create", status=503, body="html", times=1),
+    ],
+    ids=["429-error-shape-create", "429-code-shape-fetch", "500-fetch", "html-502", "html-503"],
+)
+async def test_gateway_faults_still_deliver_exactly_once(scenario: Scenario, fault: Fault) -> None:
+    """Busy or broken gateway answers are retried; the video arrives once, made once."""
+    scenario.kling.add_faults(fault)
+    inter = await scenario.video(prompt="a windmill on a hill")
+    result = await scenario.result(inter)
+    assert result.attachments
+    await scenario.discord.wait_for(lambda: "completed" in (inter.original.text if inter.original else ""))
+    assert scenario.kling.task_count == 1  # retried creates never made a second task
+    assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
+    assert_key_never_shown(scenario)
+
+
+async def test_rejected_key_is_explained_without_showing_it(scenario: Scenario) -> None:
+    """A key the gateway refuses ends the task with a reason for the owner; no key anywhere."""
+    scenario.kling.configure(api_key="sk-some-other-key")
+    inter = await scenario.video(prompt="a comet over mountains")
+    result = await scenario.result(inter)
+    assert "failed" in result.content
+    assert "KLING_API_KEY" in result.content
+    assert not result.attachments
+    assert len([r for r in scenario.kling.requests if r.kind == "create"]) == 1  # not retried
+    assert_key_never_shown(scenario)
+
+
+async def test_sigkill_mid_task_then_restart_delivers_exactly_once(scenario: Scenario) -> None:
+    """The bot dies (SIGKILL) while a video is being made; restarted on the same database it
+    picks the task up and delivers it once, without submitting it again."""
+    inter = await scenario.video(prompt="[slow] a train crossing a bridge")
+    await scenario.discord.wait_for(lambda: scenario.creates(), message="the task was submitted")
+    await scenario.restart(kill=True)
+    assert "1 tasks being polled" in scenario.bot.logs
+    result = await scenario.result(inter)
+    assert result.attachments
+    assert len(scenario.creates()) == 1
+    await scenario.discord.wait_for(lambda: "completed" in (inter.original.text if inter.original else ""))
+    assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
+
+
+async def test_sigkill_many_times_never_duplicates(scenario: Scenario) -> None:
+    """Several tasks and a SIGKILL at a different moment each time: every task ends with
+    exactly one result message and one gateway task."""
+    bob = scenario.discord.add_member(scenario.guild, "bob")
+    inters = [
+        await scenario.video(prompt="[slow] one"),
+        await scenario.video(member=bob, prompt="two"),
+        await scenario.video(prompt="[fail] three"),
+    ]
+    for pause in (0.3, 1.1, 2.3):
+        await asyncio.sleep(pause)
+        await scenario.restart(kill=True)
+    results = [await scenario.result(inter) for inter in inters]
+    per_task = collections.Counter(r.json["metadata"]["external_task_id"] for r in scenario.creates())
+    assert sorted(per_task.values()) == [1, 1, 1]
+    for inter, result in zip(inters, results, strict=True):
+        short = scenario.short_id(inter)
+        everywhere = scenario.results(scenario.where(inter), short) + scenario.results(
+            scenario.channel, short
+        )
+        assert len(set(m.id for m in everywhere)) == 1, f"{short}: {everywhere}"
+        assert result.mentions
+
+
+async def test_sigterm_stops_cleanly(scenario: Scenario) -> None:
+    """SIGTERM stops the bot with exit status 0 after closing what it opened."""
+    inter = await scenario.video(prompt="a short one")
+    await scenario.result(inter)
+    assert await scenario.bot.stop() == 0
+    assert "stopped" in scenario.bot.logs
+    assert "Traceback" not in scenario.bot.logs
