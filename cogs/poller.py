@@ -40,6 +40,7 @@ class PollerCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.loop.cancel()
+        self.write_heartbeat(stopping=True)
 
     @tasks.loop(seconds=0)
     async def loop(self) -> None:
@@ -69,12 +70,12 @@ class PollerCog(commands.Cog):
             await asyncio.wait_for(event.wait(), timeout=delay)
         event.clear()
 
-    def write_heartbeat(self) -> None:
+    def write_heartbeat(self, *, stopping: bool = False) -> None:
         if self.heartbeat_path is None:
             return
         beat = {
             "time": time.time(),
-            "connected": not self.bot.is_closed() and self.bot.is_ready(),
+            "connected": not stopping and not self.bot.is_closed() and self.bot.is_ready(),
             "latency": self.bot.latency if self.bot.latency == self.bot.latency else None,
             "passes": self.passes,
         }

@@ -95,7 +95,9 @@ async def test_details_and_retry_buttons_work_also_after_a_restart(scenario: Sce
     details_id = next(c for c in result.custom_ids if c.startswith("vb:details:"))
     retry_id = next(c for c in result.custom_ids if c.startswith("vb:retry:"))
 
-    details = await (await scenario.discord.click(scenario.member, result, details_id)).wait_response()
+    details = await (
+        await scenario.discord.click(scenario.member, result, details_id)
+    ).wait_response()
     assert details.ephemeral
     assert short in embed_text(details)
     assert "pro" in embed_text(details)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import subprocess
+import sys
 
 import pytest
 
 from gateway.simulator import Fault
 
+from .harness import REPO_ROOT
 from .scenario import KEY, Scenario
 
 BUSY_CN = "当前分组上游负载已饱和，请稍后再试"
@@ -37,7 +41,9 @@ async def test_gateway_faults_still_deliver_exactly_once(scenario: Scenario, fau
     inter = await scenario.video(prompt="a windmill on a hill")
     result = await scenario.result(inter)
     assert result.attachments
-    await scenario.discord.wait_for(lambda: "completed" in (inter.original.text if inter.original else ""))
+    await scenario.discord.wait_for(
+        lambda: "completed" in (inter.original.text if inter.original else "")
+    )
     assert scenario.kling.task_count == 1  # retried creates never made a second task
     assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
     assert_key_never_shown(scenario)
@@ -65,7 +71,9 @@ async def test_sigkill_mid_task_then_restart_delivers_exactly_once(scenario: Sce
     result = await scenario.result(inter)
     assert result.attachments
     assert len(scenario.creates()) == 1
-    await scenario.discord.wait_for(lambda: "completed" in (inter.original.text if inter.original else ""))
+    await scenario.discord.wait_for(
+        lambda: "completed" in (inter.original.text if inter.original else "")
+    )
     assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
 
 
@@ -82,14 +90,16 @@ async def test_sigkill_many_times_never_duplicates(scenario: Scenario) -> None:
         await asyncio.sleep(pause)
         await scenario.restart(kill=True)
     results = [await scenario.result(inter) for inter in inters]
-    per_task = collections.Counter(r.json["metadata"]["external_task_id"] for r in scenario.creates())
+    per_task = collections.Counter(
+        r.json["metadata"]["external_task_id"] for r in scenario.creates()
+    )
     assert sorted(per_task.values()) == [1, 1, 1]
     for inter, result in zip(inters, results, strict=True):
         short = scenario.short_id(inter)
         everywhere = scenario.results(scenario.where(inter), short) + scenario.results(
             scenario.channel, short
         )
-        assert len(set(m.id for m in everywhere)) == 1, f"{short}: {everywhere}"
+        assert len({m.id for m in everywhere}) == 1, f"{short}: {everywhere}"
         assert result.mentions
 
 
@@ -100,3 +110,26 @@ async def test_sigterm_stops_cleanly(scenario: Scenario) -> None:
     assert await scenario.bot.stop() == 0
     assert "stopped" in scenario.bot.logs
     assert "Traceback" not in scenario.bot.logs
+
+
+async def test_health_check_follows_the_running_bot(scenario: Scenario) -> None:
+    """`python healthcheck.py` passes while the bot runs and fails once it has stopped."""
+    env = {**os.environ, "DATABASE_PATH": scenario.bot.env["DATABASE_PATH"]}
+    env["POLL_INTERVAL_SECONDS"] = "0.5"
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "healthcheck.py"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+
+    await scenario.discord.wait_for(lambda: check().returncode == 0, timeout=10)
+    assert await scenario.bot.stop() == 0
+    result = check()
+    assert result.returncode == 1
+    assert "unhealthy" in result.stdout

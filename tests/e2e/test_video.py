@@ -172,3 +172,38 @@ async def test_deleted_thread_falls_back_to_the_channel(scenario: Scenario) -> N
     )
     assert f"<@{scenario.member.user.id}>" in found[0].content
     assert KEY not in scenario.bot.logs
+
+
+async def test_in_a_direct_message_the_dm_is_used(make_scenario: MakeScenario) -> None:
+    """/video in a DM with the bot answers there and delivers there (no thread in a DM)."""
+    s = await make_scenario(DISCORD_GUILD_IDS="")  # global commands: the ones a DM can use
+    dm = s.discord.dm_channel(s.member.user)
+    inter = await s.video(channel=dm, prompt="a snowman melting in spring")
+    assert not inter.ephemeral
+    result = await s.result(inter)
+    assert result.channel is dm
+    assert result.attachments
+
+
+async def test_results_after_the_interaction_token_expired(scenario: Scenario) -> None:
+    """Interaction tokens die after 15 minutes; progress and the result use the bot's token."""
+    inter = await scenario.video(prompt="[slow] a sunrise over a desert")
+    await scenario.thread(inter)
+    scenario.discord.expire_interaction_tokens()
+    result = await scenario.result(inter)
+    assert result.attachments
+    late_webhook_calls = [
+        c for c in scenario.discord.calls(path_contains="/webhooks/") if c.status >= 400
+    ]
+    assert late_webhook_calls == []
+
+
+async def test_upload_refused_as_too_large_falls_back_to_the_link(scenario: Scenario) -> None:
+    """If Discord answers 413 (the server lost a boost since the command), the link is sent."""
+    inter = await scenario.video(prompt="[slow] a river delta from above")
+    await scenario.thread(inter)
+    scenario.discord.set_upload_limit(scenario.guild, 1024)  # smaller than the 14 KB video
+    result = await scenario.result(inter)
+    assert not result.attachments
+    assert "http://127.0.0.1" in result.content
+    assert any(c.status == 413 for c in scenario.discord.calls(method="POST"))
