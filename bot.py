@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from config import Settings, SettingsError, load_settings
 from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
-from storage.task_store import SqliteTaskStore
+from storage import MigrationError, SqliteTaskStore
 from videojobs.service import ServiceConfig, VideoJobsService
 
 log = logging.getLogger("bot")
@@ -179,8 +180,12 @@ async def gateway_base(settings: Settings) -> AsyncIterator[str]:
 
 async def run(settings: Settings) -> int:
     heartbeat = settings.database_path.parent / "heartbeat.json"
-    async with aiohttp.ClientSession() as session, gateway_base(settings) as base:
+    try:
         store = await SqliteTaskStore.open(settings.database_path)
+    except (OSError, sqlite3.Error, MigrationError) as exc:
+        print(f"DATABASE_PATH: can't open {settings.database_path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    async with aiohttp.ClientSession() as session, gateway_base(settings) as base:
         bot = VideoBot(settings, heartbeat)
         gateway = GatewayClient(
             session, base_url=base, api_key=settings.kling_api_key, style=settings.kling_api_style

@@ -590,7 +590,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                     log_file=str(logs / f"polling-{schedule}{'-cb' if callbacks else ''}-{tasks}.log"),
                 )
                 print(f"running {spec.label} (F={factor:g}) ...", file=sys.stderr, flush=True)
-                results.append(asyncio.run(run_child(spec)))
+                result = asyncio.run(run_child(spec))
+                results.append(result)
+                print(
+                    f"  {spec.label}: {result['requests_per_task']:.2f} requests/task, "
+                    f"delay p95 {result['delay_p95']:.2f} s, "
+                    f"{100 * result['cpu_share_of_core']:.1f}% core, "
+                    f"{result['peak_rss_mb']:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                write_results(args.output, {"runs": results, "partial": True})
     for result in results:
         s = result["spec"]
         naive = next(

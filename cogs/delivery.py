@@ -14,10 +14,10 @@ from typing import Any
 import aiohttp
 import discord
 
-from videojobs.errors import VideoJobsError
 from videojobs.models import TaskState, VideoTask
 
 from . import render
+from .errors import reply_error
 from .front import front_of, launch, requester_of
 
 log = logging.getLogger(__name__)
@@ -183,13 +183,13 @@ class RetryButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         front = front_of(interaction.client)
+        interaction.extras["task_id"] = self.task_id
         with front.inflight.track():
             try:
                 task = await front.service.retry(self.task_id, requester_of(interaction))
-            except VideoJobsError as exc:
-                await interaction.response.send_message(str(exc), ephemeral=True)
-                return
-            await launch(interaction, front, task)
+                await launch(interaction, front, task)
+            except Exception as exc:
+                await reply_error(interaction, exc)
 
 
 class DetailsButton(
@@ -220,12 +220,11 @@ class DetailsButton(
         return cls(match["task_id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        front = front_of(interaction.client)
+        interaction.extras["task_id"] = self.task_id
         try:
-            task = await front.service.get(self.task_id)
-        except VideoJobsError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
-        await interaction.response.send_message(
-            embed=render.details_embed(task, render.now_utc()), ephemeral=True
-        )
+            task = await front_of(interaction.client).service.get(self.task_id)
+            await interaction.response.send_message(
+                embed=render.details_embed(task, render.now_utc()), ephemeral=True
+            )
+        except Exception as exc:
+            await reply_error(interaction, exc)

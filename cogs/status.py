@@ -86,8 +86,8 @@ def help_embed(front: Front) -> discord.Embed:
     embed.add_field(
         name="Limits here",
         value=(
-            f"{_limit(front.max_active)} videos at a time per member · "
-            f"{_limit(front.max_daily)} per member per day (UTC) · a video not ready after "
+            f"{_limit(front.max_active, 'videos at a time per member')} · "
+            f"{_limit(front.max_daily, 'per member per day (UTC)')} · a video not ready after "
             f"{front.task_timeout_minutes:g} minutes is reported as timed out"
         ),
         inline=False,
@@ -95,5 +95,5 @@ def help_embed(front: Front) -> discord.Embed:
     return embed
 
 
-def _limit(n: int) -> str:
-    return "any number of" if n == 0 else str(n)
+def _limit(n: int, what: str) -> str:
+    return f"no limit on {what}" if n == 0 else f"{n} {what}"

@@ -47,6 +47,8 @@ def callback_app(path: str, on_hint: Hint) -> web.Application:
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(path, receive)
+    if path != "/":  # a proxy in front may rewrite the path: any POST is still a hint
+        app.router.add_post("/{tail:.*}", receive)
     return app
 
 

@@ -4,7 +4,7 @@ notifier and a clock that moves only when told."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from videojobs.errors import GatewayError
@@ -69,6 +69,11 @@ class MemoryStore:
             delivered_at=current.delivered_at,
         )
         return True
+
+    async def update_many(
+        self, tasks: Sequence[VideoTask], *, expect_states: Collection[TaskState] | None = None
+    ) -> int:
+        return sum([await self.update(task, expect_states=expect_states) for task in tasks])
 
     async def claim_delivery(self, task_id: str, now: float) -> bool:
         task = self.tasks[task_id]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +51,13 @@ class TaskStore(Protocol):
         """Write every mutable field of `task` except the delivery fields (only
         claim/mark/release change those). With `expect_states`, only if the stored state
         is one of them (compare-and-set); returns whether the row was written."""
+        ...
+
+    async def update_many(
+        self, tasks: Sequence[VideoTask], *, expect_states: Collection[TaskState] | None = None
+    ) -> int:
+        """`update` for many tasks in one transaction; returns how many rows were written
+        (with `expect_states`, a task whose stored state has moved on is skipped)."""
         ...
 
     async def claim_delivery(self, task_id: str, now: float) -> bool:

@@ -86,7 +86,7 @@ class RefreshClock:
         if self._latest == -math.inf:
             self._epoch = until
         self._latest = max(self._latest, until)
-        weight = 2.0 ** ((until - self._epoch) / self._half_life)
+        weight = math.exp2((until - self._epoch) / self._half_life)
         if weight > 1e9:  # rebase, so weights stay finite
             self._rescale(1 / weight)
             self._epoch = until
@@ -135,7 +135,7 @@ class RefreshClock:
         """About how many recent windows the estimate rests on (fading with time)."""
         if self._total <= 0:
             return 0.0
-        return self._total / 2.0 ** ((now - self._epoch) / self._half_life)
+        return self._total / math.exp2((now - self._epoch) / self._half_life)
 
 
 class PollSchedule:

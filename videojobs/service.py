@@ -75,6 +75,8 @@ class ServiceConfig:
     allowed_channel_ids: frozenset[int] = frozenset()
     allowed_role_ids: frozenset[int] = frozenset()
     callback_url: str | None = None
+    relay_refresh: float = 15.0  # the gateway refreshes task states this often (gateway-notes)
+    first_poll_after: float = 60.0  # a video takes a minute or more: first poll then
     poll_concurrency: int = 16
     poll_batch: int = 1000
     delivery_concurrency: int = 4
@@ -112,6 +114,15 @@ class RecoveryReport:
     polling: int = 0
     undelivered: int = 0
     next_poll_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Later:
+    """A polled task still unfinished, to be written at the end of the pass."""
+
+    task: VideoTask
+    sent: float  # when its poll was sent
+    show: bool = False  # tell the notifier if its state or progress changed
 
 
 @dataclass(slots=True)
@@ -162,7 +173,12 @@ class VideoJobsService:
         self.notifier = notifier
         self.config = config
         self.clock: Clock = clock or SystemClock()
-        self.schedule = PollSchedule(config.poll_interval)
+        self.schedule = PollSchedule(
+            config.poll_interval,
+            relay_refresh=config.relay_refresh,
+            first_after=config.first_poll_after,
+            callbacks=config.callback_url is not None,
+        )
         self.poll_requested = asyncio.Event()  # set by callbacks: the poller wakes at once
         self._poll_slots = asyncio.Semaphore(config.poll_concurrency)
         self._delivery_slots = asyncio.Semaphore(config.delivery_concurrency)
@@ -293,12 +309,20 @@ class VideoJobsService:
 
     async def poll_due(self) -> tuple[int, int, int]:
         """Fetch every task that is due, with bounded concurrency. Returns (polled, finished,
-        errors)."""
+        errors).
+
+        A poll that finishes a task writes at once (its delivery follows); the others only move
+        `next_poll_at` (and progress), and are written together in one transaction at the end.
+        """
         now = self.clock.now()
         due = await self.store.due_for_poll(now, self.config.poll_batch)
         if not due:
             return 0, 0, 0
-        outcomes = await asyncio.gather(*(self._poll_one(task) for task in due))
+        later: list[_Later] = []
+        outcomes = await asyncio.gather(*(self._poll_one(task, later) for task in due))
+        await self._write_later(later)
+        if len(due) < self.config.poll_batch:
+            self.schedule.prune(older_than=now - 2 * self.config.task_timeout)
         finished = sum(1 for o in outcomes if o == "finished")
         errors = sum(1 for o in outcomes if o == "error")
         return len(due), finished, errors
@@ -311,9 +335,10 @@ class VideoJobsService:
             candidates.append(self.clock.now())
         return min(candidates, default=None)
 
-    async def _poll_one(self, task: VideoTask) -> str:
+    async def _poll_one(self, task: VideoTask, later: list[_Later]) -> str:
         if self.clock.now() >= task.deadline_at:
             minutes = self.config.task_timeout / 60
+            self.schedule.forget(task.id)
             await self._finish(
                 task,
                 TaskState.TIMED_OUT,
@@ -323,56 +348,91 @@ class VideoJobsService:
             )
             return "finished"
         assert task.gateway_task_id is not None
-        try:
-            async with self._poll_slots:
+        snapshot: TaskSnapshot | None = None
+        error: GatewayError | None = None
+        async with self._poll_slots:
+            sent = self.clock.now()
+            try:
                 snapshot = await self.gateway.fetch(
                     task.gateway_task_id, image_to_video=task.request.is_image_to_video
                 )
-        except GatewayError as exc:
-            return await self._poll_failed(task, exc)
-        except Exception:
-            log.exception("task %s: poll failed unexpectedly", task.id)
-            return await self._poll_failed(task, None)
-        return await self._apply(task, snapshot)
+            except GatewayError as exc:
+                error = exc
+            except Exception:
+                log.exception("task %s: poll failed unexpectedly", task.id)
+        if snapshot is None:
+            return await self._poll_failed(task, error, sent, later)
+        return await self._apply(task, snapshot, sent, later)
 
-    async def _poll_failed(self, task: VideoTask, exc: GatewayError | None) -> str:
+    async def _poll_failed(
+        self, task: VideoTask, exc: GatewayError | None, sent: float, later: list[_Later]
+    ) -> str:
         if exc is not None and exc.code == "task_not_exist":
+            self.schedule.forget(task.id)
             await self._finish(task, TaskState.FAILED, reason=LOST_REASON, expect=POLLED_STATES)
             return "finished"
         now = self.clock.now()
         errors = task.poll_errors + 1
         log.warning("task %s: poll error %d: %r", task.id, errors, exc)
         retry_after = exc.retry_after if exc is not None else None
-        later = task.evolve(
-            poll_errors=errors,
-            next_poll_at=self.schedule.after_error(now, task.deadline_at, errors, retry_after),
-            updated_at=now,
+        next_poll = self.schedule.after_error(now, task.deadline_at, errors, retry_after)
+        later.append(
+            _Later(task.evolve(poll_errors=errors, next_poll_at=next_poll, updated_at=now), sent)
         )
-        await self.store.update(later, expect_states=POLLED_STATES)
         return "error"
 
-    async def _apply(self, task: VideoTask, snapshot: TaskSnapshot) -> str:
+    async def _apply(
+        self, task: VideoTask, snapshot: TaskSnapshot, sent: float, later: list[_Later]
+    ) -> str:
         state = _STATE_FOR[snapshot.state]
+        now = self.clock.now()
+        changed = state is not task.state or snapshot.progress != task.progress
+        self.schedule.observe(task.id, sent=sent, received=now, changed=changed)
         if state is TaskState.COMPLETED:
+            self.schedule.forget(task.id)
             await self._finish(
                 task, state, result_url=snapshot.video_url, progress=100, expect=POLLED_STATES
             )
             return "finished"
         if state is TaskState.FAILED:
+            self.schedule.forget(task.id)
             reason = snapshot.failure_reason or "The video service could not make this video."
             await self._finish(task, state, reason=reason, expect=POLLED_STATES)
             return "finished"
-        now = self.clock.now()
         updated = task.evolve(
             state=state,
             progress=max(task.progress, snapshot.progress),
             poll_errors=0,
-            next_poll_at=self.schedule.after_success(now, task.deadline_at),
+            next_poll_at=self.schedule.after_success(now, task.deadline_at, task.id),
             updated_at=now,
         )
-        if await self.store.update(updated, expect_states=POLLED_STATES):
-            self._show_progress(updated)
+        later.append(_Later(updated, sent, show=True))
         return "polled"
+
+    async def _write_later(self, later: list[_Later]) -> None:
+        """Write the unfinished tasks of a pass in one transaction; only those still polled
+        (a task cancelled meanwhile keeps its new state). A callback that came after a poll was
+        sent makes that task due again at once (the poll may have missed its news)."""
+        if not later:
+            return
+        now = self.clock.now()
+        tasks = [
+            item.task.evolve(next_poll_at=now)
+            if self.schedule.hinted_since(item.task.id, item.sent)
+            else item.task
+            for item in later
+        ]
+        written = await self.store.update_many(tasks, expect_states=POLLED_STATES)
+        shown = [task for task, item in zip(tasks, later, strict=True) if item.show]
+        if written != len(tasks):  # some moved on meanwhile: show only those still polled
+            current = [await self.store.get(task.id) for task in shown]
+            shown = [
+                task
+                for task, stored in zip(shown, current, strict=True)
+                if stored is not None and stored.state in POLLED_STATES
+            ]
+        for task in shown:
+            self._show_progress(task)
 
     async def hint(self, task_id: str) -> bool:
         """A callback said the task changed: poll it now (the poll confirms; a hint is not
@@ -380,9 +440,9 @@ class VideoJobsService:
         task = await self.store.get(task_id)
         if task is None or task.state not in POLLED_STATES:
             return False
-        await self.store.update(
-            task.evolve(next_poll_at=self.clock.now()), expect_states=POLLED_STATES
-        )
+        now = self.clock.now()
+        self.schedule.hinted(task_id, now)
+        await self.store.update(task.evolve(next_poll_at=now), expect_states=POLLED_STATES)
         self.poll_requested.set()
         return True
 

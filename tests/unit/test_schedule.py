@@ -1,0 +1,168 @@
+"""PollSchedule and RefreshClock: what they decide, from the evidence they are given."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from videojobs.schedule import CALLBACK_FALLBACK, PollSchedule, RefreshClock
+
+PERIOD = 15.0
+TICK = 4.0  # the relay refreshes at 4 s, 19 s, 34 s, ... (mod 15)
+T0 = 1_770_000_000.0 - (1_770_000_000.0 % PERIOD)  # a multiple of the period
+
+
+def refresh_times(start: float, end: float) -> list[float]:
+    first = T0 + TICK + PERIOD * ((start - T0 - TICK) // PERIOD + 1)
+    times = []
+    while first <= end:
+        times.append(first)
+        first += PERIOD
+    return times
+
+
+def teach(clock: RefreshClock | PollSchedule, windows: int = 100, seed: int = 3) -> float:
+    """Feed change windows of polls ~10 s apart, each containing a refresh; returns 'now'."""
+    rng = random.Random(seed)
+    t = T0 + 100.0
+    for n in range(windows):
+        sent = t + rng.uniform(0, 10)
+        received = sent + rng.uniform(5, 10)
+        if not refresh_times(sent, received):
+            continue  # no refresh between them: nothing could have changed
+        if isinstance(clock, RefreshClock):
+            clock.add_change(sent, received)
+        else:
+            clock.observe(f"task{n}", sent=sent, received=sent + 0.1, changed=False)
+            clock.observe(f"task{n}", sent=received - 0.1, received=received, changed=True)
+        t += 12.0
+    return t
+
+
+def assert_just_after_a_refresh(when: float, schedule: PollSchedule) -> None:
+    since = (when - T0 - TICK) % PERIOD
+    assert 0 <= since <= 0.35 * PERIOD, f"{since:.2f} s after the refresh"
+
+
+def test_refresh_clock_learns_the_phase_from_changes() -> None:
+    clock = RefreshClock(PERIOD)
+    now = teach(clock)
+    refresh = clock.estimate(now)
+    assert refresh is not None
+    assert refresh.width < 3.0
+    # the refresh surely happened by the learnt phase, and not long before it
+    assert 0 <= (refresh.phase - TICK) % PERIOD < 3.0
+    assert (refresh.next_after(now) - T0 - TICK) % PERIOD < 3.0
+
+
+def test_refresh_clock_needs_enough_evidence() -> None:
+    clock = RefreshClock(PERIOD)
+    now = teach(clock, windows=4)
+    assert clock.estimate(now) is None
+
+
+def test_refresh_clock_gives_up_when_changes_come_at_any_time() -> None:
+    """A relay without a steady refresh: windows that share no common moment."""
+    clock = RefreshClock(PERIOD)
+    rng = random.Random(5)
+    t = T0
+    for _ in range(200):
+        sent = t + rng.uniform(0, PERIOD)
+        clock.add_change(sent, sent + rng.uniform(0.5, 3))
+        t += 7.0
+    assert clock.estimate(t) is None
+
+
+def test_refresh_clock_forgets_old_evidence() -> None:
+    clock = RefreshClock(PERIOD)
+    now = teach(clock)
+    assert clock.estimate(now) is not None
+    assert clock.estimate(now + 200 * PERIOD) is None
+
+
+def test_windows_of_a_period_or_more_say_nothing() -> None:
+    clock = RefreshClock(PERIOD)
+    for n in range(100):
+        clock.add_change(T0 + n * PERIOD, T0 + (n + 1) * PERIOD + 0.5)
+    assert clock.evidence(T0 + 101 * PERIOD) == 0
+
+
+def test_first_poll_waits_for_the_first_minute_and_never_passes_the_deadline() -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD, first_after=60, jitter=0.1)
+    now = T0
+    assert now + 54 <= schedule.first(now, deadline=now + 1800) <= now + 66
+    assert schedule.first(now, deadline=now + 30) == now + 30
+
+
+def test_without_a_learnt_refresh_polls_every_interval() -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD, jitter=0.1)
+    for _ in range(20):
+        assert T0 + 9 <= schedule.after_success(T0, T0 + 1800) <= T0 + 11
+
+
+def test_learnt_refresh_puts_polls_just_after_each_refresh() -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD)
+    now = teach(schedule)
+    first = schedule.first(now, now + 1800)
+    assert first >= now + 60
+    assert_just_after_a_refresh(first, schedule)
+    poll = first
+    for _ in range(5):  # one poll per refresh: the interval rounded to whole refreshes
+        following = schedule.after_success(poll, poll + 1800)
+        assert_just_after_a_refresh(following, schedule)
+        assert 0.5 * PERIOD < following - poll < 1.5 * PERIOD
+        poll = following
+    assert schedule.after_success(poll, deadline=poll + 1) == poll + 1
+
+
+def test_longer_interval_polls_every_few_refreshes() -> None:
+    schedule = PollSchedule(30, relay_refresh=PERIOD)
+    now = teach(schedule)
+    following = schedule.after_success(now, now + 1800)
+    assert_just_after_a_refresh(following, schedule)
+    assert 1.5 * PERIOD < following - now < 2.5 * PERIOD
+
+
+def test_with_callbacks_polling_is_a_slow_fallback() -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True)
+    now = teach(schedule)
+    following = schedule.after_success(now, now + 3600)
+    assert following - now >= (CALLBACK_FALLBACK * 10) - PERIOD
+
+
+def test_a_callback_whose_poll_showed_nothing_is_followed_by_the_next_refreshes() -> None:
+    """The relay may refresh after Kling calls back: the next refresh or two are polled."""
+    schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True)
+    now = teach(schedule)
+    schedule.hinted("t", now)
+    assert schedule.hinted_since("t", now - 1) and not schedule.hinted_since("t", now + 1)
+    schedule.observe("t", sent=now, received=now + 0.1, changed=False)
+    nxt = schedule.after_success(now + 0.1, now + 3600, "t")
+    assert nxt - now <= PERIOD * 1.35
+    assert_just_after_a_refresh(nxt, schedule)
+    schedule.observe("t", sent=nxt, received=nxt + 0.1, changed=True)  # there it is
+    assert schedule.after_success(nxt, nxt + 3600, "t") - nxt >= CALLBACK_FALLBACK * 10 - PERIOD
+
+
+@pytest.mark.parametrize("retry_after", [None, 120.0])
+def test_errors_back_off_and_honour_retry_after(retry_after: float | None) -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD)
+    teach(schedule)
+    after_one = schedule.after_error(T0, T0 + 3600, 1, retry_after)
+    after_three = schedule.after_error(T0, T0 + 3600, 3, retry_after)
+    assert after_one - T0 >= 18 and after_three - T0 >= 72
+    if retry_after:
+        assert after_one - T0 >= retry_after * 0.9
+    assert schedule.after_error(T0, T0 + 5, 9, retry_after) == T0 + 5
+
+
+def test_forgetting_a_task_drops_what_was_kept_about_it() -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD)
+    schedule.observe("a", sent=T0, received=T0 + 0.1, changed=False)
+    schedule.observe("b", sent=T0 + 100, received=T0 + 100.1, changed=False)
+    schedule.hinted("a", T0 + 1)
+    schedule.prune(older_than=T0 + 50)
+    assert not schedule.hinted_since("a", T0)
+    schedule.observe("b", sent=T0 + 105, received=T0 + 105.1, changed=True)
+    assert schedule.refresh is not None and schedule.refresh.evidence(T0 + 106) > 0
