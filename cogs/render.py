@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 import discord
 
@@ -197,4 +197,4 @@ def result_text(task: VideoTask, *, link_instead: bool = False, limit: int = 0) 
 
 
 def now_utc() -> float:
-    return datetime.now(UTC).timestamp()
+    return time.time()

@@ -6,6 +6,7 @@ Each broken rule raises `RequestRejected` with what is wrong and how to fix it.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 from .errors import RequestRejected
 from .models import (
@@ -62,19 +63,7 @@ def validate_request(request: VideoRequest, models: Collection[str]) -> VideoReq
         check_image("image", request.image)
     if request.end_image is not None:
         check_image("end_image", request.end_image)
-    return VideoRequest(
-        prompt=prompt,
-        model=request.model,
-        mode=request.mode,
-        duration=request.duration,
-        aspect_ratio=request.aspect_ratio,
-        negative_prompt=negative,
-        cfg_scale=request.cfg_scale,
-        image=request.image,
-        end_image=request.end_image,
-        camera=request.camera,
-        camera_strength=request.camera_strength,
-    )
+    return replace(request, prompt=prompt, negative_prompt=negative)
 
 
 def check_image(option: str, image: ImageRef) -> None:

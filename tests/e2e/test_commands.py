@@ -121,3 +121,21 @@ async def test_details_and_retry_buttons_work_also_after_a_restart(scenario: Sce
     assert first_body["prompt"] == second_body["prompt"]
     assert first_body["mode"] == second_body["mode"] == "pro"
     assert first_body["metadata"]["external_task_id"] != second_body["metadata"]["external_task_id"]
+
+
+async def test_longest_prompts_fit_discords_embed_limits(scenario: Scenario) -> None:
+    """A 2500-character prompt and negative prompt still give a status message, a result and
+    Details that Discord accepts (embed limits), with the texts cut visibly, not dropped."""
+    prompt = "a very long description of a mountain lake " * 58
+    negative = "blur, noise, distortion, " * 100
+    inter = await scenario.video(prompt=prompt[:2500], negative_prompt=negative[:2500])
+    assert not inter.ephemeral
+    result = await scenario.result(inter)
+    details_id = next(c for c in result.custom_ids if c.startswith("vb:details:"))
+    details = await (
+        await scenario.discord.click(scenario.member, result, details_id)
+    ).wait_response()
+    assert details.ephemeral
+    assert "…" in embed_text(details)
+    rejected = [c for c in scenario.discord.calls() if c.status == 400]
+    assert rejected == []
