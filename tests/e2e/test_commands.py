@@ -16,6 +16,8 @@ async def test_status_overview_and_one_task(scenario: Scenario) -> None:
     done = await scenario.video(prompt="a finished video")
     await scenario.result(done)
     running = await scenario.video(prompt="[stuck] an unfinished video")
+    bob = scenario.discord.add_member(scenario.guild, "bob")
+    await scenario.video(member=bob, prompt="[stuck] bob's unfinished video")
     overview = await scenario.command("status")
     assert overview.ephemeral
     text = embed_text(overview)
@@ -23,9 +25,8 @@ async def test_status_overview_and_one_task(scenario: Scenario) -> None:
     assert scenario.short_id(done) in text
     assert "Left today" in text
     assert "18 new videos today" in text
-    assert "1 videos in progress in this server" in text
+    assert "2 videos in progress in this server" in text  # alice's and bob's
 
-    bob = scenario.discord.add_member(scenario.guild, "bob")
     details = await scenario.command("status", member=bob, task=scenario.short_id(done))
     assert details.ephemeral
     text = embed_text(details)
@@ -100,7 +101,9 @@ async def test_details_and_retry_buttons_work_also_after_a_restart(scenario: Sce
     ).wait_response()
     assert details.ephemeral
     assert short in embed_text(details)
-    assert "pro" in embed_text(details)
+    fields = {f["name"]: f["value"] for f in details.response_data["embeds"][0]["fields"]}
+    assert fields["Mode"] == "pro"
+    assert fields["Duration"] == "10 s"
 
     await scenario.restart(kill=False)
 
@@ -139,3 +142,16 @@ async def test_longest_prompts_fit_discords_embed_limits(scenario: Scenario) -> 
     assert "…" in embed_text(details)
     rejected = [c for c in scenario.discord.calls() if c.status == 400]
     assert rejected == []
+
+
+async def test_retry_counts_against_the_limits(make_scenario: MakeScenario) -> None:
+    """Retry is a new task: with the active limit reached it is refused like /video."""
+    s = await make_scenario(MAX_ACTIVE_TASKS_PER_USER="1")
+    first = await s.video(prompt="a kite over the dunes")
+    result = await s.result(first)
+    retry_id = next(c for c in result.custom_ids if c.startswith("vb:retry:"))
+    await s.video(prompt="[stuck] fills the only slot")
+    await s.discord.wait_for(lambda: len(s.creates()) == 2, message="both tasks sent")
+    retry = await (await s.discord.click(s.member, result, retry_id)).wait_response()
+    assert retry.ephemeral
+    assert "`/cancel`" in embed_text(retry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -133,3 +134,71 @@ async def test_health_check_follows_the_running_bot(scenario: Scenario) -> None:
     result = check()
     assert result.returncode == 1
     assert "unhealthy" in result.stdout
+
+
+async def test_sigkill_before_sending_sends_after_restart(scenario: Scenario) -> None:
+    """The bot dies after storing a task but before sending it (a slow thread creation keeps it
+    there): after the restart the task is sent once and delivered."""
+    scenario.discord.inject_rate_limit("/threads", count=1, retry_after=5.0)
+    inter = await scenario.video(prompt="a lantern drifting on a lake")
+    await asyncio.sleep(1.0)
+    assert scenario.creates() == []
+    await scenario.restart(kill=True)
+    result = await scenario.result(inter)
+    assert result.attachments
+    assert len(scenario.creates()) == 1
+
+
+async def test_sigkill_while_sending_is_not_sent_again(scenario: Scenario) -> None:
+    """The bot dies while the create call is on the wire: after the restart the task is not
+    sent again (it might charge twice); the member is told and can press Retry."""
+    scenario.kling.add_faults(Fault.slow(5.0, route="create"))
+    inter = await scenario.video(prompt="a lantern drifting on a lake")
+    await scenario.discord.wait_for(lambda: scenario.creates(), message="the create call")
+    await scenario.restart(kill=True)
+    result = await scenario.result(inter)
+    assert "restarted while it was sending" in result.content
+    assert not result.attachments
+    await asyncio.sleep(1.0)
+    assert len(scenario.creates()) == 1
+
+
+async def test_lost_create_answer_never_makes_a_second_task(scenario: Scenario) -> None:
+    """The gateway made the task but its answer was lost: the retried create must not make a
+    second one (external_task_id), and the member is told to try again."""
+    scenario.kling.add_faults(Fault(route="create", lose_answer=True))
+    inter = await scenario.video(prompt="a windmill on a hill")
+    result = await scenario.result(inter)
+    assert "failed" in result.content
+    assert scenario.kling.task_count == 1
+    assert_key_never_shown(scenario)
+
+
+async def test_sigkill_after_posting_before_recording_never_duplicates(
+    scenario: Scenario,
+) -> None:
+    """The bot dies after Discord took the result but before the database recorded it: after
+    the restart it finds its own message and does not post the result again."""
+    inter = await scenario.video(prompt="[slow] a heron taking off")
+    thread = await scenario.thread(inter)
+    short = scenario.short_id(inter)
+    route = f"POST /channels/{thread.id}/messages"
+    scenario.discord.inject_rate_limit(route, count=1, retry_after=2.0)
+    await scenario.discord.wait_for(
+        lambda: scenario.discord.calls("POST", f"/channels/{thread.id}/messages", status=429),
+        timeout=30,
+        message="the result's first (rate-limited) post",
+    )
+    lock = sqlite3.connect(scenario.bot.env["DATABASE_PATH"], isolation_level=None, timeout=10)
+    lock.execute("BEGIN EXCLUSIVE")  # the bot can post, but not record that it did
+    try:
+        await scenario.discord.wait_for(lambda: scenario.results(thread, short), timeout=10)
+        scenario.bot.kill()
+        await scenario.bot.wait_exit()
+    finally:
+        lock.rollback()
+        lock.close()
+    scenario.bot = await scenario.start_bot(scenario.settings)
+    assert "1 results owed" in scenario.bot.logs  # the crash did land in the window
+    await asyncio.sleep(3)  # the owed delivery is settled at the first pass
+    assert len(scenario.results(thread, short)) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.simulator import FAILURE_MESSAGE
+
 from .scenario import KEY, MakeScenario, Scenario
 
 
@@ -20,6 +22,7 @@ async def test_text_to_video_ends_with_the_mp4_in_a_thread(scenario: Scenario) -
 
     result = await scenario.result(inter)
     assert result.channel is thread
+    assert [c.status for c in scenario.discord.calls(path_contains="/threads")] == [201]
     assert f"<@{scenario.member.user.id}>" in result.content
     assert scenario.member.user.id in {u.id for u in result.mentions}
     assert len(result.attachments) == 1
@@ -115,6 +118,7 @@ async def test_failed_task_is_explained_to_the_requester(scenario: Scenario) -> 
     result = await scenario.result(inter)
     assert f"<@{scenario.member.user.id}>" in result.content
     assert "failed" in result.content
+    assert FAILURE_MESSAGE in result.content  # the reason itself
     assert not result.attachments
     assert "failed" in (inter.original.text if inter.original else "")
 
@@ -137,6 +141,7 @@ async def test_video_over_the_upload_limit_comes_as_a_link(scenario: Scenario) -
     assert "http://127.0.0.1" in result.content
     assert "expires" in result.content
     assert f"<@{scenario.member.user.id}>" in result.content
+    assert not scenario.discord.calls(method="POST", status=413)  # judged before uploading
 
 
 async def test_without_thread_permission_the_channel_is_used(scenario: Scenario) -> None:
@@ -148,6 +153,8 @@ async def test_without_thread_permission_the_channel_is_used(scenario: Scenario)
     result = await scenario.result(inter)
     assert result.channel is scenario.channel
     assert result.attachments
+    assert not scenario.discord.calls(path_contains="/threads")  # not even tried
+    assert "went wrong" not in scenario.visible_text()
 
 
 async def test_in_a_thread_the_thread_is_used(scenario: Scenario) -> None:
@@ -160,6 +167,7 @@ async def test_in_a_thread_the_thread_is_used(scenario: Scenario) -> None:
     assert inter.original.channel is thread
     result = await scenario.result(inter)
     assert result.channel is thread
+    assert [c.status for c in scenario.discord.calls(path_contains="/threads")] == [201]
 
 
 async def test_deleted_thread_falls_back_to_the_channel(scenario: Scenario) -> None:
