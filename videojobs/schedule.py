@@ -2,14 +2,17 @@
 
 What the gateway does (gateway-notes.md) decides it:
 - the relay refreshes every task from Kling in one bulk loop about every 15 s (`relay_refresh`),
-  so a GET can only show news once per refresh, and a poll placed just after a refresh sees it
-  soonest. The refresh's phase is learnt from the polls themselves (`RefreshClock`): a change
-  seen between a poll sent at t1 and an answer received at t2 means a refresh in (t1, t2].
-  Once the phase is known, polls go to just after each refresh, one per whole number of
-  refreshes nearest to the base interval; until then (and whenever the evidence stops
-  agreeing), every base interval, with jitter;
-- a video takes one to several minutes, so a task's first poll comes `first_after` seconds
-  after it is sent;
+  so a GET shows news at most once per refresh, and a poll placed just after a refresh sees it
+  soonest. When that refresh happens is learnt from the polls themselves (`RefreshClock`): a
+  change seen between a poll sent at t1 and one answered at t2 means a refresh in (t1, t2].
+  Once it is known, each poll goes just after the first refresh its previous poll could not
+  have seen (one per whole number of refreshes nearest to the base interval), spread over a
+  few seconds; a few extra polls (`probe`) keep testing what was learnt. Until then, and
+  whenever the evidence thins out or stops agreeing, a task is polled every base interval,
+  with jitter;
+- a video takes one to several minutes, so a task's first poll waits for about half the time
+  the quickest recent tasks took (`FinishTimes`), at least the base interval and at most
+  `first_after`; with no history yet, it is the base interval;
 - with callbacks configured, polling is only the fallback for a lost callback: every
   `CALLBACK_FALLBACK` base intervals. A callback (`hinted`) makes the task due at once; if that
   poll shows nothing new yet (the relay refreshes after Kling calls back), the next refresh or
@@ -21,35 +24,47 @@ scheduled past the task's deadline, so a stuck task is declared timed out on tim
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
+from collections import deque
 from dataclasses import dataclass
 
 MAX_ERROR_BACKOFF = 300.0
 CALLBACK_FALLBACK = 6  # with callbacks, poll every this many base intervals
 HINT_TRIES = 2  # refreshes polled after a callback whose first poll showed nothing new
+PROBE_FRACTION = 0.03  # extra polls at other moments, to keep testing the learnt refresh
 
 
 @dataclass(frozen=True, slots=True)
 class Refresh:
-    """The relay's refresh as learnt: every `period` seconds, done by `phase` (mod period)."""
+    """The relay's refresh as learnt: every `period` seconds, surely done by `phase` (seconds
+    into the period); before that it may have happened as early as `uncertainty` seconds."""
 
     period: float
-    phase: float  # seconds into the period by which the refresh has surely happened
-    width: float  # how uncertain the learnt phase still is (seconds)
+    phase: float
+    uncertainty: float
 
     def next_after(self, t: float) -> float:
-        """The first moment >= t at which a refresh has just happened."""
+        """The first moment >= t by which a refresh has surely happened."""
         return self.phase + self.period * math.ceil((t - self.phase) / self.period)
 
 
 class RefreshClock:
-    """Learns the phase of a periodic refresh from windows known to contain one.
+    """Learns when a periodic refresh happens from windows known to contain one.
 
-    Each window (t1, t2] shorter than a period adds its weight to the bins of the period it
-    covers; the refresh lies in the bins that (nearly) every window covered. Old evidence fades
-    (`half_life`), so a relay that restarts or drifts is followed, and when the recent evidence
-    is too thin or disagrees, `estimate()` says so (None) and the schedule stops relying on it.
+    A change seen between a look at t1 and a look at t2 puts a refresh in (t1, t2]. The recent
+    windows (within `horizon_periods`) are laid on one period; the point most of them cover is
+    taken as the refresh, and every window, laid next to it, bounds it: the refresh came after
+    the latest start and by the earliest end (each taken past a few outliers). When the
+    starts end up later than the ends, changes appear over a stretch (a bulk loop that takes
+    its time), and the refresh counts as done at the end of that stretch.
+
+    Polls placed just after the learnt refresh can only say it was not later than they were,
+    so left alone the learnt bound would drift later; the schedule's probes (a few polls at
+    other moments) keep it honest. `estimate()` is None while the recent windows are too few
+    or do not agree on a point: a relay that restarts, drifts or has no steady refresh is not
+    trusted.
     """
 
     def __init__(
@@ -57,85 +72,122 @@ class RefreshClock:
         period: float,
         *,
         bins: int = 150,
-        half_life_periods: float = 20.0,
-        min_windows: float = 8.0,
+        horizon_periods: float = 40.0,
+        max_windows: int = 4096,
+        min_windows: int = 8,
         agreement: float = 0.8,
-        max_width_fraction: float = 1 / 3,
+        outliers: float = 0.001,
     ) -> None:
         if period <= 0:
             raise ValueError("period must be positive")
         self.period = period
-        self._width = period / bins
-        self._bins = [0.0] * bins
-        self._total = 0.0
-        self._half_life = half_life_periods * period
-        self._epoch = 0.0  # weights are 2 ** ((t - epoch) / half_life)
-        self._latest = -math.inf
+        self._bins = bins
+        self._bin_width = period / bins
+        self._horizon = horizon_periods * period
+        self._windows: deque[tuple[float, float, float]] = deque(maxlen=max_windows)
         self._min_windows = min_windows
         self._agreement = agreement
-        self._max_width = max_width_fraction * period
-        self._recheck = period / 10  # an estimate is reused for this long without new evidence
-        self._cached: tuple[float, float, Refresh | None] | None = None
+        self._outliers = outliers
+        self._recheck = period / 10  # an estimate is reused for this long
+        self._cached: tuple[float, Refresh | None] | None = None
 
     def add_change(self, after: float, until: float) -> None:
         """Something changed between a look at `after` and one at `until`: a refresh in
         (after, until]. Windows of a period or more say nothing and are ignored."""
         length = until - after
-        if not 0 <= length < self.period:
-            return
-        if self._latest == -math.inf:
-            self._epoch = until
-        self._latest = max(self._latest, until)
-        weight = math.exp2((until - self._epoch) / self._half_life)
-        if weight > 1e9:  # rebase, so weights stay finite
-            self._rescale(1 / weight)
-            self._epoch = until
-            weight = 1.0
-        count = len(self._bins)
-        first = int((after % self.period) / self._width)
-        last = min(first + int(length / self._width) + 1, first + count - 1)
-        for index in range(first, last + 1):
-            self._bins[index % count] += weight
-        self._total += weight
-        self._cached = None
+        if 0 <= length < self.period:
+            self._windows.append((after % self.period, length, until))
 
-    def _rescale(self, factor: float) -> None:
-        self._bins = [b * factor for b in self._bins]
-        self._total *= factor
+    def evidence(self, now: float) -> int:
+        """How many recent windows an estimate would rest on."""
+        cutoff = now - self._horizon
+        return sum(1 for _, _, until in self._windows if until >= cutoff)
 
     def estimate(self, now: float) -> Refresh | None:
-        """The refresh's phase, or None while the recent evidence is too thin or disagrees."""
+        """The refresh as learnt, or None while the recent evidence is thin or disagrees."""
         cached = self._cached
-        if cached is not None and cached[0] == self._latest and now - cached[1] < self._recheck:
-            return cached[2]
+        if cached is not None and 0 <= now - cached[0] < self._recheck:
+            return cached[1]
         result = self._compute(now)
-        self._cached = (self._latest, now, result)
+        self._cached = (now, result)
         return result
 
     def _compute(self, now: float) -> Refresh | None:
-        if self.evidence(now) < self._min_windows:
+        cutoff = now - self._horizon
+        while self._windows and self._windows[0][2] < cutoff:
+            self._windows.popleft()
+        windows = self._windows
+        if len(windows) < self._min_windows:
             return None
-        top = max(self._bins)
-        if top < self._agreement * self._total:
+        # how many windows cover each bin of the period (a difference array, wrapping)
+        count, width = self._bins, self._bin_width
+        diff = [0] * (count + 1)
+        for start, length, _ in windows:
+            first = int(start / width)
+            last = min(int((start + length) / width), first + count - 1)
+            diff[first] += 1
+            if last < count:
+                diff[last + 1] -= 1
+            else:
+                diff[count] -= 1
+                diff[0] += 1
+                diff[last - count + 1] -= 1
+        best, best_bin, running = -1, 0, 0
+        for index in range(count):
+            running += diff[index]
+            if running > best:
+                best, best_bin = running, index
+        if best < self._agreement * len(windows):
             return None
-        count = len(self._bins)
-        peak = self._bins.index(top)
-        floor = 0.95 * top
-        start = end = peak
-        while self._bins[(end + 1) % count] >= floor and end - start < count - 1:
-            end += 1
-        while self._bins[(start - 1) % count] >= floor and end - start < count - 1:
-            start -= 1
-        width = (end - start + 1) * self._width
-        if width > self._max_width:
-            return None
-        return Refresh(self.period, ((end + 1) * self._width) % self.period, width)
+        # every window laid next to that point (around it if it covers it, else on the nearer
+        # side): the refresh came after the latest start and by the earliest end. When a
+        # window lies wholly after the point, changes show up later than the point: the
+        # refresh is spread over a stretch (a bulk loop that takes time), to be waited out.
+        point = (best_bin + 0.5) * width
+        period = self.period
+        starts: list[float] = []
+        ends: list[float] = []
+        for start, length, _ in windows:
+            unrolled = point - (point - start) % period  # in (point - period, point]
+            short_of = point - (unrolled + length)  # > 0: the window ends before the point
+            if short_of > 0 and short_of > unrolled + period - point:
+                unrolled += period  # nearer as a window just after the point
+            starts.append(unrolled)
+            ends.append(unrolled + length)
+        skip = 1 + int(self._outliers * len(starts))
+        after = heapq.nlargest(skip, starts)[-1]
+        by = heapq.nsmallest(skip, ends)[-1]
+        done = max(after, by)
+        return Refresh(period, done % period, done - min(after, by, done))
 
-    def evidence(self, now: float) -> float:
-        """About how many recent windows the estimate rests on (fading with time)."""
-        if self._total <= 0:
-            return 0.0
-        return self._total / math.exp2((now - self._epoch) / self._half_life)
+
+class FinishTimes:
+    """How long recent tasks took to finish, as seen by their polls.
+
+    A new task's first poll waits for about half the time the quickest recent tasks took (their
+    10th percentile), never less than the base interval and never more than `cap`. Until enough
+    tasks have finished, it is the base interval: a gateway whose tasks finish in seconds is
+    polled as often as the owner asked from the start.
+    """
+
+    def __init__(self, *, size: int = 256, min_samples: int = 8, quantile: float = 0.1) -> None:
+        self._ages: deque[float] = deque(maxlen=size)
+        self._min_samples = min_samples
+        self._quantile = quantile
+        self._cached: float | None = None
+
+    def record(self, age: float) -> None:
+        self._ages.append(age)
+        self._cached = None
+
+    def quick(self) -> float | None:
+        """The age by which the quickest recent tasks were done, or None without evidence."""
+        if len(self._ages) < self._min_samples:
+            return None
+        if self._cached is None:
+            ordered = sorted(self._ages)
+            self._cached = ordered[int(self._quantile * (len(ordered) - 1))]
+        return self._cached
 
 
 class PollSchedule:
@@ -149,23 +201,30 @@ class PollSchedule:
         first_after: float = 60.0,
         callbacks: bool = False,
         jitter: float = 0.1,
+        probe: float = PROBE_FRACTION,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
-        self.first_after = first_after
+        self.first_after = first_after  # the most the first poll waits, once durations are known
+        self.finish_times = FinishTimes()
         self.callbacks = callbacks
         self.jitter = jitter
-        self.refresh = RefreshClock(relay_refresh) if relay_refresh > 0 else None
         pace = interval * (CALLBACK_FALLBACK if callbacks else 1)
         self._pace = pace
+        # Following the relay's refresh only pays when polls are about as far apart as its
+        # refreshes; an owner who asked for fast polling gets fast polling.
+        follow = relay_refresh > 0 and pace >= relay_refresh / 2
+        self.refresh = RefreshClock(relay_refresh) if follow else None
         self._ticks = max(1, round(pace / relay_refresh)) if relay_refresh > 0 else 0
         # just after the refresh: a margin for the relay's own bulk loop, then a spread so that
         # thousands of tasks are not all asked for at the same instant
         self._margin = 0.05 * relay_refresh
         self._spread = 0.15 * relay_refresh
+        self._probe = probe
         self._sent: dict[str, float] = {}  # task -> when its last poll was sent
         self._hints: dict[str, tuple[float, int]] = {}  # task -> (when, refreshes left to try)
+        self._next_prune = -math.inf
 
     # --- learning -------------------------------------------------------------------------------
 
@@ -194,31 +253,54 @@ class PollSchedule:
         self._sent.pop(task_id, None)
         self._hints.pop(task_id, None)
 
-    def prune(self, older_than: float) -> None:
-        """Drop what is kept about tasks not polled since `older_than` (cancelled ones, say)."""
-        for task_id in [t for t, sent in self._sent.items() if sent < older_than]:
+    def prune(self, now: float, max_age: float) -> None:
+        """Drop what is kept about tasks not polled for `max_age` seconds (cancelled ones, say).
+        Cheap to call often: the work is done at most every quarter of `max_age`."""
+        if now < self._next_prune:
+            return
+        self._next_prune = now + max_age / 4
+        for task_id in [t for t, sent in self._sent.items() if sent < now - max_age]:
             self.forget(task_id)
 
     # --- times ----------------------------------------------------------------------------------
 
+    def finished(self, age: float) -> None:
+        """A task was seen finished `age` seconds after it was sent."""
+        self.finish_times.record(age)
+
+    def first_delay(self) -> float:
+        """How long a new task waits for its first poll (see FinishTimes)."""
+        quick = self.finish_times.quick()
+        if quick is None:
+            return self.interval
+        return max(self.interval, min(self.first_after, quick / 2))
+
     def first(self, now: float, deadline: float) -> float:
-        """A task just sent: videos take a minute or more, so the first poll comes then."""
+        """A task just sent: its first poll comes when the quickest videos are usually done."""
+        delay = self.first_delay()
         refresh = self._refresh(now)
         if refresh is None:
-            return self._clamp(now + self.first_after * self._jittered(), deadline)
-        return self._clamp(self._slot(refresh, now + self.first_after), deadline)
+            return self._clamp(now + delay * self._jittered(), deadline)
+        return self._clamp(self._slot(refresh, now + delay), deadline)
 
-    def after_success(self, now: float, deadline: float, task_id: str | None = None) -> float:
-        """After a poll that showed the task still unfinished."""
+    def after_success(
+        self, now: float, deadline: float, task_id: str | None = None, *, sent: float | None = None
+    ) -> float:
+        """After a poll (sent at `sent`, answered by `now`) that showed the task unfinished.
+
+        With the refresh learnt, the next poll goes just after the next refresh the poll could
+        not have seen (then one per `_ticks` refreshes): counted from when the poll was sent,
+        so a poll answered late does not skip a refresh."""
         refresh = self._refresh(now)
+        seen = now if sent is None else sent
         if task_id is not None and self._take_hint_try(task_id):
             # a callback announced news this poll did not show yet: look at the next refresh
             if refresh is not None:
-                return self._clamp(self._slot(refresh, now), deadline)
+                return self._clamp(self._slot(refresh, seen), deadline)
             return self._clamp(now + self.interval * self._jittered(), deadline)
         if refresh is None:
             return self._clamp(now + self._pace * self._jittered(), deadline)
-        earliest = now + (self._ticks - 0.5) * refresh.period
+        earliest = seen + (self._ticks - 1) * refresh.period
         return self._clamp(self._slot(refresh, earliest), deadline)
 
     def after_error(
@@ -246,8 +328,15 @@ class PollSchedule:
         return True
 
     def _slot(self, refresh: Refresh, earliest: float) -> float:
-        """A moment just after the first refresh at or after `earliest`."""
-        return refresh.next_after(earliest) + self._margin + random.uniform(0, self._spread)
+        """A moment just after the first refresh surely done after `earliest`; for a few polls
+        (`probe`), an extra poll at any moment before that, so that what was learnt keeps being
+        tested from both sides (the task's next poll is then still that slot)."""
+        done_by = refresh.next_after(earliest)
+        if done_by == earliest:  # a poll sent at that very moment has seen it
+            done_by += refresh.period
+        if random.random() < self._probe:
+            return random.uniform(earliest, done_by + self._margin)
+        return done_by + self._margin + random.uniform(0, self._spread)
 
     def _jittered(self) -> float:
         return 1 + random.uniform(-self.jitter, self.jitter)

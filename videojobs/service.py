@@ -321,8 +321,7 @@ class VideoJobsService:
         later: list[_Later] = []
         outcomes = await asyncio.gather(*(self._poll_one(task, later) for task in due))
         await self._write_later(later)
-        if len(due) < self.config.poll_batch:
-            self.schedule.prune(older_than=now - 2 * self.config.task_timeout)
+        self.schedule.prune(now, max_age=2 * self.config.task_timeout)
         finished = sum(1 for o in outcomes if o == "finished")
         errors = sum(1 for o in outcomes if o == "error")
         return len(due), finished, errors
@@ -386,8 +385,10 @@ class VideoJobsService:
     ) -> str:
         state = _STATE_FOR[snapshot.state]
         now = self.clock.now()
-        changed = state is not task.state or snapshot.progress != task.progress
+        changed = state is not task.state or snapshot.progress > task.progress
         self.schedule.observe(task.id, sent=sent, received=now, changed=changed)
+        if state.is_terminal:
+            self.schedule.finished(now - task.created_at)
         if state is TaskState.COMPLETED:
             self.schedule.forget(task.id)
             await self._finish(
@@ -403,7 +404,7 @@ class VideoJobsService:
             state=state,
             progress=max(task.progress, snapshot.progress),
             poll_errors=0,
-            next_poll_at=self.schedule.after_success(now, task.deadline_at, task.id),
+            next_poll_at=self.schedule.after_success(now, task.deadline_at, task.id, sent=sent),
             updated_at=now,
         )
         later.append(_Later(updated, sent, show=True))

@@ -50,7 +50,7 @@ def test_refresh_clock_learns_the_phase_from_changes() -> None:
     now = teach(clock)
     refresh = clock.estimate(now)
     assert refresh is not None
-    assert refresh.width < 3.0
+    assert refresh.uncertainty < 3.0
     # the refresh surely happened by the learnt phase, and not long before it
     assert 0 <= (refresh.phase - TICK) % PERIOD < 3.0
     assert (refresh.next_after(now) - T0 - TICK) % PERIOD < 3.0
@@ -88,11 +88,33 @@ def test_windows_of_a_period_or_more_say_nothing() -> None:
     assert clock.evidence(T0 + 101 * PERIOD) == 0
 
 
-def test_first_poll_waits_for_the_first_minute_and_never_passes_the_deadline() -> None:
+def test_first_poll_is_the_interval_until_durations_are_known() -> None:
+    """With no finished task seen yet, the first poll comes after the base interval."""
     schedule = PollSchedule(10, relay_refresh=PERIOD, first_after=60, jitter=0.1)
-    now = T0
-    assert now + 54 <= schedule.first(now, deadline=now + 1800) <= now + 66
-    assert schedule.first(now, deadline=now + 30) == now + 30
+    assert T0 + 9 <= schedule.first(T0, deadline=T0 + 1800) <= T0 + 11
+    assert schedule.first(T0, deadline=T0 + 5) == T0 + 5
+
+
+def test_first_poll_waits_for_the_quickest_recent_videos_up_to_a_cap() -> None:
+    """Once tasks are seen to take minutes, the first poll waits about half the quickest
+    time (capped); when they take seconds, it stays at the interval."""
+    slow = PollSchedule(10, relay_refresh=0, first_after=60, jitter=0.1)
+    for age in range(80, 300, 10):
+        slow.finished(age)
+    assert slow.first_delay() == 50  # half of the 10th percentile, 100 s
+    for age in range(200, 400, 5):
+        slow.finished(age)
+    assert slow.first_delay() == 60  # capped at first_after
+    fast = PollSchedule(10, relay_refresh=0, first_after=60)
+    for age in (3, 4, 5, 6, 7, 8, 9, 10):
+        fast.finished(age)
+    assert fast.first_delay() == 10
+
+
+def test_fast_polling_does_not_follow_the_relay() -> None:
+    """An owner's short interval is kept: the 15 s refresh is not followed."""
+    assert PollSchedule(1, relay_refresh=PERIOD).refresh is None
+    assert PollSchedule(10, relay_refresh=PERIOD).refresh is not None
 
 
 def test_without_a_learnt_refresh_polls_every_interval() -> None:
@@ -102,8 +124,10 @@ def test_without_a_learnt_refresh_polls_every_interval() -> None:
 
 
 def test_learnt_refresh_puts_polls_just_after_each_refresh() -> None:
-    schedule = PollSchedule(10, relay_refresh=PERIOD)
+    schedule = PollSchedule(10, relay_refresh=PERIOD, probe=0)
     now = teach(schedule)
+    for age in range(120, 300, 10):
+        schedule.finished(age)
     first = schedule.first(now, now + 1800)
     assert first >= now + 60
     assert_just_after_a_refresh(first, schedule)
@@ -117,7 +141,7 @@ def test_learnt_refresh_puts_polls_just_after_each_refresh() -> None:
 
 
 def test_longer_interval_polls_every_few_refreshes() -> None:
-    schedule = PollSchedule(30, relay_refresh=PERIOD)
+    schedule = PollSchedule(30, relay_refresh=PERIOD, probe=0)
     now = teach(schedule)
     following = schedule.after_success(now, now + 1800)
     assert_just_after_a_refresh(following, schedule)
@@ -125,7 +149,7 @@ def test_longer_interval_polls_every_few_refreshes() -> None:
 
 
 def test_with_callbacks_polling_is_a_slow_fallback() -> None:
-    schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True)
+    schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
     now = teach(schedule)
     following = schedule.after_success(now, now + 3600)
     assert following - now >= (CALLBACK_FALLBACK * 10) - PERIOD
@@ -133,7 +157,7 @@ def test_with_callbacks_polling_is_a_slow_fallback() -> None:
 
 def test_a_callback_whose_poll_showed_nothing_is_followed_by_the_next_refreshes() -> None:
     """The relay may refresh after Kling calls back: the next refresh or two are polled."""
-    schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True)
+    schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
     now = teach(schedule)
     schedule.hinted("t", now)
     assert schedule.hinted_since("t", now - 1) and not schedule.hinted_since("t", now + 1)
@@ -147,7 +171,7 @@ def test_a_callback_whose_poll_showed_nothing_is_followed_by_the_next_refreshes(
 
 @pytest.mark.parametrize("retry_after", [None, 120.0])
 def test_errors_back_off_and_honour_retry_after(retry_after: float | None) -> None:
-    schedule = PollSchedule(10, relay_refresh=PERIOD)
+    schedule = PollSchedule(10, relay_refresh=PERIOD, probe=0)
     teach(schedule)
     after_one = schedule.after_error(T0, T0 + 3600, 1, retry_after)
     after_three = schedule.after_error(T0, T0 + 3600, 3, retry_after)
@@ -158,11 +182,48 @@ def test_errors_back_off_and_honour_retry_after(retry_after: float | None) -> No
 
 
 def test_forgetting_a_task_drops_what_was_kept_about_it() -> None:
-    schedule = PollSchedule(10, relay_refresh=PERIOD)
+    schedule = PollSchedule(10, relay_refresh=PERIOD, probe=0)
     schedule.observe("a", sent=T0, received=T0 + 0.1, changed=False)
     schedule.observe("b", sent=T0 + 100, received=T0 + 100.1, changed=False)
     schedule.hinted("a", T0 + 1)
-    schedule.prune(older_than=T0 + 50)
+    schedule.prune(T0 + 150, max_age=100)
     assert not schedule.hinted_since("a", T0)
     schedule.observe("b", sent=T0 + 105, received=T0 + 105.1, changed=True)
     assert schedule.refresh is not None and schedule.refresh.evidence(T0 + 106) > 0
+
+
+def test_a_poll_answered_late_does_not_skip_a_refresh() -> None:
+    """The next poll counts from when the poll was sent, not from when its answer came."""
+    schedule = PollSchedule(10, relay_refresh=PERIOD, probe=0)
+    now = teach(schedule)
+    refresh = schedule.refresh.estimate(now) if schedule.refresh else None
+    assert refresh is not None
+    sent = refresh.next_after(now) + 0.5  # just after a refresh
+    following = schedule.after_success(sent + 0.8 * PERIOD, sent + 1800, sent=sent)
+    assert following - sent < 1.35 * PERIOD
+    assert_just_after_a_refresh(following, schedule)
+
+
+def test_probes_are_extra_polls_before_the_next_slot() -> None:
+    schedule = PollSchedule(10, relay_refresh=PERIOD, probe=1.0)
+    now = teach(schedule)
+    aligned = PollSchedule(10, relay_refresh=PERIOD, probe=0)
+    teach(aligned)
+    latest = aligned.after_success(now, now + 1800) + 0.35 * PERIOD
+    for _ in range(50):
+        assert now <= schedule.after_success(now, now + 1800) <= latest
+
+
+def test_a_refresh_spread_over_a_stretch_is_waited_out() -> None:
+    """Changes that show up over 5 s after each refresh: the learnt phase is the end of it."""
+    clock = RefreshClock(PERIOD)
+    rng = random.Random(11)
+    t = T0 + 100.0
+    for _ in range(400):
+        flip = refresh_times(t, t + PERIOD)[0] + rng.uniform(0, 5)
+        sent = flip - rng.uniform(0.1, 6)
+        clock.add_change(sent, flip + rng.uniform(0.1, 6))
+        t += 3.7
+    refresh = clock.estimate(t)
+    assert refresh is not None
+    assert 4.0 <= (refresh.phase - TICK) % PERIOD <= 7.0

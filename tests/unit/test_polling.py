@@ -1,0 +1,101 @@
+"""A polling pass on fakes: what it writes, and what a cancel or a callback during it does."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
+from videojobs.models import Requester, TaskSnapshot, TaskState, VideoRequest, VideoTask
+from videojobs.service import ServiceConfig, VideoJobsService
+
+ALICE = Requester(user_id=1, guild_id=100, channel_id=500)
+REQUEST = VideoRequest(prompt="a heron in the fog", model="kling-v3")
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates = 0
+        self.batches: list[int] = []
+
+    async def update(
+        self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
+    ) -> bool:
+        self.updates += 1
+        return await super().update(task, expect_states=expect_states)
+
+    async def update_many(
+        self, tasks: Sequence[VideoTask], *, expect_states: Collection[TaskState] | None = None
+    ) -> int:
+        self.batches.append(len(tasks))
+        written = 0
+        for task in tasks:
+            written += await MemoryStore.update(self, task, expect_states=expect_states)
+        return written
+
+
+def make(**config: object) -> tuple[VideoJobsService, CountingStore, FakeGateway, FakeClock]:
+    clock, store, gateway = FakeClock(), CountingStore(), FakeGateway()
+    settings = ServiceConfig(models=("kling-v3",), max_active=0, max_daily=0, **config)  # type: ignore[arg-type]
+    service = VideoJobsService(store, gateway, RecordingNotifier(), settings, clock)
+    return service, store, gateway, clock
+
+
+async def test_first_poll_waits_once_videos_are_known_to_take_minutes() -> None:
+    """The first task is polled after the interval; once tasks took minutes, new ones wait."""
+    service, _, _, clock = make(first_poll_after=60.0)
+    first = await service.submit(REQUEST, ALICE)
+    assert first.next_poll_at - clock.t <= 11
+    for _ in range(8):
+        service.schedule.finished(150.0)
+    task = await service.submit(REQUEST, ALICE)
+    assert task.next_poll_at - clock.t >= 54
+
+
+async def test_polls_that_finish_nothing_are_written_in_one_batch() -> None:
+    service, store, gateway, clock = make()
+    gateway.default_script = ["queued", "running"]
+    tasks = [await service.submit(REQUEST, ALICE) for _ in range(3)]
+    clock.t = max(t.next_poll_at for t in tasks)
+    store.updates = 0
+    assert await service.poll_due() == (3, 0, 0)
+    assert store.batches == [3] and store.updates == 0
+    for task in tasks:
+        stored = await store.get(task.id)
+        assert stored is not None and stored.next_poll_at > clock.t
+
+
+async def test_a_task_cancelled_while_its_poll_is_on_the_wire_stays_cancelled() -> None:
+    service, store, gateway, clock = make()
+    task = await service.submit(REQUEST, ALICE)
+    fetch = gateway.fetch
+
+    async def cancelling_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        await service.cancel(task.short_id, ALICE)
+        return await fetch(task_id, image_to_video=image_to_video)
+
+    gateway.fetch = cancelling_fetch  # type: ignore[method-assign]
+    clock.t = task.next_poll_at
+    await service.poll_due()
+    await service.drain()
+    stored = await store.get(task.id)
+    assert stored is not None and stored.state is TaskState.CANCELLED
+
+
+async def test_a_callback_during_a_poll_makes_the_task_due_again() -> None:
+    """The poll may have been answered before the news it announced; it is polled again."""
+    service, store, gateway, clock = make(callback_url="https://bot.example/kling")
+    task = await service.submit(REQUEST, ALICE)
+    fetch = gateway.fetch
+
+    async def fetch_then_callback(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        snapshot = await fetch(task_id, image_to_video=image_to_video)
+        clock.advance(0.5)
+        assert await service.hint(task.id)
+        return snapshot
+
+    gateway.fetch = fetch_then_callback  # type: ignore[method-assign]
+    clock.t = task.next_poll_at
+    await service.poll_due()
+    stored = await store.get(task.id)
+    assert stored is not None and stored.next_poll_at <= clock.t
