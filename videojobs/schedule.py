@@ -10,8 +10,8 @@ What the gateway does (gateway-notes.md) decides it:
   few seconds; a few extra polls (`probe`) keep testing what was learnt. Until then, and
   whenever the evidence thins out or stops agreeing, a task is polled every base interval,
   with jitter;
-- a video takes one to several minutes, so a task's first poll waits for about half the time
-  the quickest recent tasks took (`FinishTimes`), at least the base interval and at most
+- a video takes one to several minutes, so a task's first poll waits for three quarters of
+  the time the quickest recent tasks took (`FinishTimes`), at least the base interval and at most
   `first_after`; with no history yet, it is the base interval;
 - with callbacks configured, polling is only the fallback for a lost callback: every
   `CALLBACK_FALLBACK` base intervals. A callback (`hinted`) makes the task due at once; if that
@@ -31,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 
 MAX_ERROR_BACKOFF = 300.0
+FIRST_POLL_SHARE = 0.75  # of the quickest recent finish time (its 10th percentile)
 CALLBACK_FALLBACK = 6  # with callbacks, poll every this many base intervals
 HINT_TRIES = 2  # refreshes polled after a callback whose first poll showed nothing new
 PROBE_FRACTION = 0.03  # extra polls at other moments, to keep testing the learnt refresh
@@ -164,8 +165,8 @@ class RefreshClock:
 class FinishTimes:
     """How long recent tasks took to finish, as seen by their polls.
 
-    A new task's first poll waits for about half the time the quickest recent tasks took (their
-    10th percentile), never less than the base interval and never more than `cap`. Until enough
+    A new task's first poll waits for three quarters of the time the quickest recent tasks took
+    (their 10th percentile), never less than the base interval and never more than `cap`. Until enough
     tasks have finished, it is the base interval: a gateway whose tasks finish in seconds is
     polled as often as the owner asked from the start.
     """
@@ -273,7 +274,7 @@ class PollSchedule:
         quick = self.finish_times.quick()
         if quick is None:
             return self.interval
-        return max(self.interval, min(self.first_after, quick / 2))
+        return max(self.interval, min(self.first_after, quick * FIRST_POLL_SHARE))
 
     def first(self, now: float, deadline: float) -> float:
         """A task just sent: its first poll comes when the quickest videos are usually done."""

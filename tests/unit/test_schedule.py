@@ -96,12 +96,12 @@ def test_first_poll_is_the_interval_until_durations_are_known() -> None:
 
 
 def test_first_poll_waits_for_the_quickest_recent_videos_up_to_a_cap() -> None:
-    """Once tasks are seen to take minutes, the first poll waits about half the quickest
-    time (capped); when they take seconds, it stays at the interval."""
+    """Once tasks are seen to take minutes, the first poll waits 3/4 of the quickest time
+    (capped); when they take seconds, it stays at the interval."""
     slow = PollSchedule(10, relay_refresh=0, first_after=60, jitter=0.1)
-    for age in range(80, 300, 10):
+    for age in range(40, 300, 10):
         slow.finished(age)
-    assert slow.first_delay() == 50  # half of the 10th percentile, 100 s
+    assert slow.first_delay() == 45  # 3/4 of the 10th percentile, 60 s
     for age in range(200, 400, 5):
         slow.finished(age)
     assert slow.first_delay() == 60  # capped at first_after
