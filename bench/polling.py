@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -58,7 +59,14 @@ from bench.common import (
 from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from storage.task_store import SqliteTaskStore
-from videojobs.models import GenerationRequest, Requester, TaskState, VideoRequest, VideoTask, new_task_id
+from videojobs.models import (
+    GenerationRequest,
+    Requester,
+    TaskState,
+    VideoRequest,
+    VideoTask,
+    new_task_id,
+)
 from videojobs.schedule import PollSchedule
 from videojobs.service import ServiceConfig, VideoJobsService
 
@@ -69,6 +77,7 @@ RELAY_TICK = 15.0  # the relay's bulk update period (unscaled)
 QUEUED = 10.0  # seconds a task waits before it runs (unscaled)
 RUNNING = (50.0, 290.0)  # so a task takes 60-300 s in all
 TASK_TIMEOUT = 30 * 60.0
+FIRST_POLL_AFTER = 60.0  # ServiceConfig's default (unscaled)
 ERROR_PAUSE = 5.0  # cogs/poller.py
 MIN_SLEEP = 0.05  # cogs/poller.py (real seconds)
 FETCH_ROUTE = "GET /v1/video/generations/{task_id}"
@@ -80,26 +89,19 @@ REQUEST = VideoRequest(prompt="a lighthouse in a storm, waves crashing", model="
 
 
 class NaiveSchedule(PollSchedule):
-    """Every task every POLL_INTERVAL, no jitter and nothing learnt (errors still back off)."""
+    """Every task every POLL_INTERVAL (counted from when the last poll was sent, so that a slow
+    answer does not stretch the period), no jitter, nothing learnt; errors still back off."""
 
     def first(self, now: float, deadline: float) -> float:
         return min(now + self.interval, deadline)
 
-    def after_success(self, now: float, deadline: float, *args: Any, **kwargs: Any) -> float:
-        return min(now + self.interval, deadline)
-
-    def __getattr__(self, name: str) -> Any:  # any learning hook of a newer PollSchedule: ignore
-        if name.startswith("observe"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
+    def after_success(
+        self, now: float, deadline: float, task_id: str | None = None, *, sent: float | None = None
+    ) -> float:
+        return min((now if sent is None else sent) + self.interval, deadline)
 
 
 def naive_schedule(config: ServiceConfig) -> PollSchedule:
-    """NaiveSchedule built like the service builds its own schedule, whatever its signature."""
-    maker = getattr(NaiveSchedule, "for_config", None)
-    if maker is not None:
-        schedule: PollSchedule = maker(config)
-        return schedule
     return NaiveSchedule(config.poll_interval)
 
 
@@ -159,6 +161,15 @@ class BenchNotifier:
         self._ids = iter(range(1, 10**12))
         self._jobs: set[asyncio.Task[None]] = set()
         self.replace_errors = 0
+        self._waiting: set[str] = set()
+        self._all_in = asyncio.Event()
+
+    async def wait_for(self, gateway_ids: set[str]) -> None:
+        """Until every one of these tasks has been delivered."""
+        self._waiting = gateway_ids - self.delivered.keys()
+        self._all_in.clear()
+        if self._waiting:
+            await self._all_in.wait()
 
     async def progress(self, task: VideoTask) -> None:
         self.progress_updates += 1
@@ -170,6 +181,10 @@ class BenchNotifier:
         if task.gateway_task_id is not None:
             self.delivered[task.gateway_task_id] = time.monotonic()
             self.states[task.gateway_task_id] = task.state
+            if self._waiting:
+                self._waiting.discard(task.gateway_task_id)
+                if not self._waiting:
+                    self._all_in.set()
         if self.replace:
             job = asyncio.create_task(self._replace())
             self._jobs.add(job)
@@ -218,7 +233,9 @@ def service_config(spec: RunSpec, callback_url: str | None) -> ServiceConfig:
         "callback_url": callback_url,
         "progress_min_interval": 10.0 * f,
         "delivery_retry_delays": tuple(d * f for d in (5.0, 15.0, 60.0, 300.0, 900.0)),
-        "relay_refresh": RELAY_TICK * f,  # newer ServiceConfig only
+        # newer ServiceConfig only
+        "relay_refresh": RELAY_TICK * f,
+        "first_poll_after": FIRST_POLL_AFTER * f,
     }
     known = {field.name for field in dataclasses.fields(ServiceConfig)}
     return ServiceConfig(**{k: v for k, v in wanted.items() if k in known})
@@ -302,6 +319,24 @@ async def poller(service: VideoJobsService, max_sleep: float, stop: asyncio.Even
         service.poll_requested.clear()
 
 
+def refresh_report(service: VideoJobsService, info: dict[str, Any]) -> dict[str, Any] | None:
+    """What the schedule learnt of the relay's tick, next to the truth (in wall-clock phase)."""
+    clock = getattr(service.schedule, "refresh", None)
+    if clock is None:
+        return None
+    now = time.time()
+    tick = info["tick"]
+    true_phase = (info["origin"] + (now - time.monotonic())) % tick
+    estimate = clock.estimate(now)
+    return {
+        "true_phase": true_phase,
+        "learnt_phase": None if estimate is None else estimate.phase,
+        "learnt_uncertainty": None if estimate is None else estimate.uncertainty,
+        "late_by": None if estimate is None else (estimate.phase - true_phase) % tick,
+        "windows": clock.evidence(now),
+    }
+
+
 async def run(spec: RunSpec) -> dict[str, Any]:
     f = spec.time_factor
     sim = SimProcess(
@@ -323,9 +358,10 @@ async def run(spec: RunSpec) -> dict[str, Any]:
     workdir = tempfile.TemporaryDirectory(prefix="bench-polling-")
     stop = asyncio.Event()
     callbacks = None
+    loop: asyncio.Task[None] | None = None
+    store = await MeteredStore.open(Path(workdir.name) / "bot.sqlite3")
     try:
         async with aiohttp.ClientSession() as session:
-            store = await MeteredStore.open(Path(workdir.name) / "bot.sqlite3")
             client = GatewayClient(session, base_url=sim.base_url, api_key=API_KEY)
             gateway = MeteredGateway(client, store)
             notifier = BenchNotifier()
@@ -352,11 +388,14 @@ async def run(spec: RunSpec) -> dict[str, Any]:
             await asyncio.sleep(spec.warmup * f)
             counts0 = await sim.get(session, "/_bench/counts")
             cpu0, sim_cpu0, t0 = cpu_seconds(), sim.cpu_seconds(), time.monotonic()
+            usage0 = resource.getrusage(resource.RUSAGE_SELF)
             gateway.recording = True
             await asyncio.sleep(spec.measure * f)
             cpu1, sim_cpu1, t1 = cpu_seconds(), sim.cpu_seconds(), time.monotonic()
+            usage1 = resource.getrusage(resource.RUSAGE_SELF)
             gateway.recording = False
             counts1 = await sim.get(session, "/_bench/counts")
+            learnt = refresh_report(service, await sim.get(session, "/_bench/info"))
 
             # let what became visible in the window be delivered (not counted in CPU)
             truth = await sim.get(session, "/_bench/tasks")
@@ -365,22 +404,30 @@ async def run(spec: RunSpec) -> dict[str, Any]:
                 for gid, t in truth.items()
                 if t["visible"] is not None and t0 <= t["visible"] < t1
             }
-            grace_until = time.monotonic() + (2 * RELAY_TICK + 6 * POLL_INTERVAL + 30) * f
-            while time.monotonic() < grace_until and not expected <= notifier.delivered.keys():
-                await asyncio.sleep(0.1)
+            grace = (2 * RELAY_TICK + 6 * POLL_INTERVAL + 30) * f
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(notifier.wait_for(expected), timeout=grace)
             notifier.replace = False
             stop.set()
             service.poll_requested.set()
             await loop
             await service.drain(5.0)
-            await store.close()
     finally:
+        stop.set()
+        if loop is not None and not loop.done():
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+        await store.close()
         if callbacks is not None:
             await callbacks.cleanup()
         await sim.stop()
         workdir.cleanup()
 
-    delays = [(notifier.delivered[gid] - truth[gid]["visible"]) / f for gid in expected if gid in notifier.delivered]
+    delays = [
+        (notifier.delivered[gid] - truth[gid]["visible"]) / f
+        for gid in expected
+        if gid in notifier.delivered
+    ]
     missing = len(expected) - len(delays)
     finished = len(expected)
 
@@ -400,7 +447,10 @@ async def run(spec: RunSpec) -> dict[str, Any]:
         "delivered_late_or_missing": missing,
         "fetches": fetches,
         "creates": creates,
-        "other_requests": sum(int(v) for v in counts1.values()) - sum(int(v) for v in counts0.values()) - fetches - creates,
+        "other_requests": sum(int(v) for v in counts1.values())
+        - sum(int(v) for v in counts0.values())
+        - fetches
+        - creates,
         "fetches_per_task": fetches / finished if finished else None,
         "requests_per_task": (fetches + creates) / finished if finished else None,
         "delay_p50": percentile(delays, 50),
@@ -410,6 +460,8 @@ async def run(spec: RunSpec) -> dict[str, Any]:
         "lag_max": max(lags) if lags else None,
         "polls_measured": len(lags),
         "cpu_seconds": cpu,
+        "cpu_user_seconds": usage1.ru_utime - usage0.ru_utime,
+        "cpu_system_seconds": usage1.ru_stime - usage0.ru_stime,
         "cpu_ms_per_task": 1000 * cpu / finished if finished else None,
         "cpu_share_of_core": cpu * f / window,
         "sim_cpu_share_of_core": (sim_cpu1 - sim_cpu0) * f / window
@@ -417,6 +469,8 @@ async def run(spec: RunSpec) -> dict[str, Any]:
         else None,
         "bot_cpu_share_real_time": cpu / window,
         "peak_rss_mb": peak_rss_mb(),
+        "refresh": learnt,
+        "delay_samples": sorted(round(d, 3) for d in delays),
         "progress_updates": notifier.progress_updates,
         "replace_errors": notifier.replace_errors,
     }
@@ -425,9 +479,12 @@ async def run(spec: RunSpec) -> dict[str, Any]:
 # --- the matrix, in child processes -----------------------------------------------------------
 
 
-def default_factor(tasks: int) -> float:
-    """Compress time only as far as the machine can keep the request rate: 10,000 tasks run
-    at real speed, 1,000 at 10x."""
+def default_factor(tasks: int, callbacks: bool) -> float:
+    """Compress time only as far as the machine keeps up: 10,000 tasks run at real speed,
+    1,000 at 10x. Callback runs always run at real speed: their delays are a few hundred ms
+    of processing, which compression would magnify (unscaled = real / F)."""
+    if callbacks:
+        return 1.0
     return min(1.0, max(0.05, tasks / 10_000))
 
 
@@ -446,7 +503,13 @@ async def run_child(spec: RunSpec) -> dict[str, Any]:
         cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
-    out, _ = await process.communicate()
+    budget = (spec.warmup + spec.measure + 200) * spec.time_factor + 300
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=budget)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise RuntimeError(f"run {spec.label} took over {budget:.0f} s; killed") from None
     if process.returncode != 0:
         raise RuntimeError(f"run {spec.label} failed (exit {process.returncode})")
     return json.loads(out.decode().strip().splitlines()[-1])
@@ -515,7 +578,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 r["lag_max"],
                 r["cpu_ms_per_task"],
                 100 * r["cpu_share_of_core"],
-                100 * r["sim_cpu_share_of_core"] if r["sim_cpu_share_of_core"] is not None else None,
+                100 * r["sim_cpu_share_of_core"]
+                if r["sim_cpu_share_of_core"] is not None
+                else None,
                 r["peak_rss_mb"],
                 g["delay"],
                 g["requests"],
@@ -543,7 +608,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--schedule", choices=("naive", "adaptive", "both"), default="both")
     parser.add_argument("--callbacks", action="store_true", help="with a callback server")
     parser.add_argument("--all", action="store_true", help="with and without callbacks")
-    parser.add_argument("--time-factor", type=float, default=None, help="default: N/10,000")
+    parser.add_argument(
+        "--time-factor", type=float, default=None, help="default: N/10,000 (callbacks: 1)"
+    )
     parser.add_argument("--warmup", type=float, default=60.0, help="unscaled seconds")
     parser.add_argument("--measure", type=float, default=None, help="unscaled seconds")
     parser.add_argument("--seed", type=int, default=1)
@@ -575,8 +642,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logs.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     for tasks in args.tasks:
-        factor = args.time_factor or default_factor(tasks)
         for callbacks in callback_modes:
+            factor = args.time_factor or default_factor(tasks, callbacks)
             for schedule in schedules:
                 spec = RunSpec(
                     tasks=tasks,
@@ -587,7 +654,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     measure=args.measure or default_measure(factor),
                     seed=args.seed,
                     log_level=args.log_level,
-                    log_file=str(logs / f"polling-{schedule}{'-cb' if callbacks else ''}-{tasks}.log"),
+                    log_file=str(
+                        logs / f"polling-{schedule}{'-cb' if callbacks else ''}-{tasks}.log"
+                    ),
                 )
                 print(f"running {spec.label} (F={factor:g}) ...", file=sys.stderr, flush=True)
                 result = asyncio.run(run_child(spec))

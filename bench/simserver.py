@@ -67,6 +67,13 @@ def add_bench_routes(sim: GatewaySimulator) -> None:
             }
         return web.json_response(out)
 
+    async def info(request: web.Request) -> web.Response:
+        """The relay's tick grid: origin (monotonic) and period (scaled seconds)."""
+        return web.json_response(
+            {"origin": sim._origin, "tick": sim.config.update_interval * factor()}
+        )
+
+    sim._app.router.add_get("/_bench/info", info)
     sim._app.router.add_get("/_bench/counts", counts)
     sim._app.router.add_post("/_bench/shape", shape)
     sim._app.router.add_get("/_bench/tasks", tasks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -35,7 +36,6 @@ from bench.common import (  # noqa: E402
     SimProcess,
     cpu_seconds,
     peak_rss_mb,
-    proc_cpu_seconds,
     table,
     write_results,
 )
@@ -128,9 +128,10 @@ async def prepare(db: Path, sim: SimProcess, tasks: int) -> None:
                 gateway_task_id=snapshot.task_id,
                 attempts=1,
             )
-            assert await store.insert_within_limits(
-                task, max_active=0, max_daily=0, day_start=0
-            ) is None
+            assert (
+                await store.insert_within_limits(task, max_active=0, max_daily=0, day_start=0)
+                is None
+            )
 
         await asyncio.gather(*(one(n) for n in range(tasks)))
     await store.close()
@@ -156,10 +157,8 @@ async def child(db: str, base_url: str, tasks: int, spawned: float) -> dict[str,
                 wake = await service.next_wakeup()
                 delay = config.poll_interval if wake is None else wake - time.time()
                 delay = min(max(delay, 0.05), config.poll_interval)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(service.poll_requested.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
                 service.poll_requested.clear()
 
         runner = asyncio.create_task(loop())
@@ -178,7 +177,9 @@ async def child(db: str, base_url: str, tasks: int, spawned: float) -> dict[str,
     return {
         "tasks": tasks,
         "recovered_polling": report.polling,
-        "marks_ms": {k: 1000 * (v - spawned) for k, v in sorted(marks.items(), key=lambda kv: kv[1])},
+        "marks_ms": {
+            k: 1000 * (v - spawned) for k, v in sorted(marks.items(), key=lambda kv: kv[1])
+        },
         "module_loaded_ms": 1000 * (T_SPAWNED - spawned),
         "max_in_flight": gateway.max_in_flight,
         "poll_concurrency": config.poll_concurrency,
@@ -204,7 +205,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "-m",
                 "bench.startup",
                 "--child",
-                json.dumps({"db": str(db), "base_url": sim.base_url, "tasks": args.tasks, "spawned": spawned}),
+                json.dumps(
+                    {
+                        "db": str(db),
+                        "base_url": sim.base_url,
+                        "tasks": args.tasks,
+                        "spawned": spawned,
+                    }
+                ),
                 cwd=REPO_ROOT,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -239,7 +247,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ok = result["max_in_flight"] <= result["poll_concurrency"]
     print(
         table(
-            ["tasks", "polled once", "max in flight", "poll_concurrency", "within", "cpu s", "rss MB"],
+            [
+                "tasks",
+                "polled once",
+                "max in flight",
+                "poll_concurrency",
+                "within",
+                "cpu s",
+                "rss MB",
+            ],
             [
                 [
                     result["tasks"],

@@ -165,8 +165,9 @@ class RefreshClock:
 class FinishTimes:
     """How long recent tasks took to finish, as seen by their polls.
 
-    A new task's first poll waits for three quarters of the time the quickest recent tasks took
-    (their 10th percentile), never less than the base interval and never more than `cap`. Until enough
+    A new task's first poll waits for three quarters of the time the quickest recent tasks
+    took (their 10th percentile), never less than the base interval and never more than the
+    schedule's `first_after`. Until enough
     tasks have finished, it is the base interval: a gateway whose tasks finish in seconds is
     polled as often as the owner asked from the start.
     """
