@@ -167,9 +167,8 @@ class FinishTimes:
 
     A new task's first poll waits for three quarters of the time the quickest recent tasks
     took (their 10th percentile), never less than the base interval and never more than the
-    schedule's `first_after`. Until enough
-    tasks have finished, it is the base interval: a gateway whose tasks finish in seconds is
-    polled as often as the owner asked from the start.
+    schedule's `first_after`. Until enough tasks have finished, it is the base interval: a
+    gateway whose tasks finish in seconds is polled as often as the owner asked from the start.
     """
 
     def __init__(self, *, size: int = 256, min_samples: int = 8, quantile: float = 0.1) -> None:
