@@ -89,8 +89,11 @@ REQUEST = VideoRequest(prompt="a lighthouse in a storm, waves crashing", model="
 
 
 class NaiveSchedule(PollSchedule):
-    """Every task every POLL_INTERVAL (counted from when the last poll was sent, so that a slow
-    answer does not stretch the period), no jitter, nothing learnt; errors still back off."""
+    """Every task every POLL_INTERVAL on a fixed grid (from when its last poll was due, so
+    that a late poll does not stretch the period), no jitter, nothing learnt; errors still back
+    off."""
+
+    due: dict[str, float]  # task id -> when its current poll was due (from MeteredStore)
 
     def first(self, now: float, deadline: float) -> float:
         return min(now + self.interval, deadline)
@@ -98,11 +101,14 @@ class NaiveSchedule(PollSchedule):
     def after_success(
         self, now: float, deadline: float, task_id: str | None = None, *, sent: float | None = None
     ) -> float:
-        return min((now if sent is None else sent) + self.interval, deadline)
+        base = self.due.get(task_id or "", now if sent is None else sent)
+        return min(base + self.interval, deadline)
 
 
-def naive_schedule(config: ServiceConfig) -> PollSchedule:
-    return NaiveSchedule(config.poll_interval)
+def naive_schedule(config: ServiceConfig, store: MeteredStore) -> PollSchedule:
+    schedule = NaiveSchedule(config.poll_interval)
+    schedule.due = store.due_by_task
+    return schedule
 
 
 # --- instruments ------------------------------------------------------------------------------
@@ -111,11 +117,13 @@ def naive_schedule(config: ServiceConfig) -> PollSchedule:
 class MeteredStore(SqliteTaskStore):
     """Remembers when each task handed to the poller was due, to measure how late it is polled."""
 
-    due: dict[str, float]
+    due: dict[str, float]  # gateway task id -> due time, until its fetch starts
+    due_by_task: dict[str, float]  # task id -> due time of its latest poll
 
     async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
         tasks = await super().due_for_poll(now, limit)
         for task in tasks:
+            self.due_by_task[task.id] = task.next_poll_at
             if task.gateway_task_id is not None:
                 self.due.setdefault(task.gateway_task_id, task.next_poll_at)
         return tasks
@@ -128,6 +136,7 @@ class MeteredGateway:
         self.inner = inner
         self.store = store
         store.due = {}
+        store.due_by_task = {}
         self.lags: list[float] = []
         self.recording = False
         self.in_flight = 0
@@ -372,7 +381,7 @@ async def run(spec: RunSpec) -> dict[str, Any]:
             config = service_config(spec, callback_url)
             service = VideoJobsService(store, gateway, notifier, config)  # type: ignore[arg-type]
             if spec.schedule == "naive":
-                service.schedule = naive_schedule(config)
+                service.schedule = naive_schedule(config, store)
             notifier.service = service
             if spec.callbacks:
                 assert callback_url is not None

@@ -34,7 +34,8 @@ MAX_ERROR_BACKOFF = 300.0
 FIRST_POLL_SHARE = 0.75  # of the quickest recent finish time (its 10th percentile)
 CALLBACK_FALLBACK = 6  # with callbacks, poll every this many base intervals
 HINT_TRIES = 2  # refreshes polled after a callback whose first poll showed nothing new
-PROBE_FRACTION = 0.03  # extra polls at other moments, to keep testing the learnt refresh
+PROBE_FRACTION = 0.03  # extra polls at other moments, to keep testing the learnt refresh...
+PROBES_PER_REFRESH = 8  # ...but no more than this many per refresh, however many tasks there are
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,10 @@ class RefreshClock:
         self._bins = bins
         self._bin_width = period / bins
         self._horizon = horizon_periods * period
-        self._windows: deque[tuple[float, float, float]] = deque(maxlen=max_windows)
+        # short windows (most from probes) say the most; kept apart so that the many long
+        # ones of thousands of tasks do not push them out of the horizon
+        self._long: deque[tuple[float, float, float]] = deque(maxlen=max_windows // 2)
+        self._short: deque[tuple[float, float, float]] = deque(maxlen=max_windows // 2)
         self._min_windows = min_windows
         self._agreement = agreement
         self._outliers = outliers
@@ -97,12 +101,13 @@ class RefreshClock:
         (after, until]. Windows of a period or more say nothing and are ignored."""
         length = until - after
         if 0 <= length < self.period:
-            self._windows.append((after % self.period, length, until))
+            kept = self._short if length < 0.75 * self.period else self._long
+            kept.append((after % self.period, length, until))
 
     def evidence(self, now: float) -> int:
         """How many recent windows an estimate would rest on."""
         cutoff = now - self._horizon
-        return sum(1 for _, _, until in self._windows if until >= cutoff)
+        return sum(1 for _, _, until in (*self._long, *self._short) if until >= cutoff)
 
     def estimate(self, now: float) -> Refresh | None:
         """The refresh as learnt, or None while the recent evidence is thin or disagrees."""
@@ -115,9 +120,10 @@ class RefreshClock:
 
     def _compute(self, now: float) -> Refresh | None:
         cutoff = now - self._horizon
-        while self._windows and self._windows[0][2] < cutoff:
-            self._windows.popleft()
-        windows = self._windows
+        for kept in (self._long, self._short):
+            while kept and kept[0][2] < cutoff:
+                kept.popleft()
+        windows = [*self._long, *self._short]
         if len(windows) < self._min_windows:
             return None
         # how many windows cover each bin of the period (a difference array, wrapping)
@@ -223,6 +229,9 @@ class PollSchedule:
         self._margin = 0.05 * relay_refresh
         self._spread = 0.15 * relay_refresh
         self._probe = probe
+        self._probe_chance = probe  # lowered when there are many polls (see _count_poll)
+        self._counted_since = -math.inf
+        self._counted = 0
         self._sent: dict[str, float] = {}  # task -> when its last poll was sent
         self._hints: dict[str, tuple[float, int]] = {}  # task -> (when, refreshes left to try)
         self._next_prune = -math.inf
@@ -234,10 +243,25 @@ class PollSchedule:
         progress differed from the previous poll's."""
         previous = self._sent.get(task_id)
         self._sent[task_id] = sent
+        self._count_poll(sent)
         if changed and previous is not None and self.refresh is not None:
             self.refresh.add_change(previous, received)
         if changed:
             self._hints.pop(task_id, None)
+
+    def _count_poll(self, now: float) -> None:
+        """Count polls, to keep the probes to about PROBES_PER_REFRESH per refresh: enough to
+        keep the learnt refresh honest, a negligible share of the requests at scale."""
+        if self.refresh is None:
+            return
+        period = self.refresh.period
+        elapsed = now - self._counted_since
+        if elapsed >= 4 * period or elapsed < 0:
+            if 0 < elapsed < math.inf:
+                per_refresh = self._counted * period / elapsed
+                self._probe_chance = min(self._probe, PROBES_PER_REFRESH / max(per_refresh, 1))
+            self._counted_since, self._counted = now, 0
+        self._counted += 1
 
     def hinted(self, task_id: str, now: float) -> None:
         """A callback said the task changed (it is polled at once by the service)."""
@@ -335,7 +359,7 @@ class PollSchedule:
         done_by = refresh.next_after(earliest)
         if done_by == earliest:  # a poll sent at that very moment has seen it
             done_by += refresh.period
-        if random.random() < self._probe:
+        if random.random() < self._probe_chance:
             return random.uniform(earliest, done_by + self._margin)
         return done_by + self._margin + random.uniform(0, self._spread)
 

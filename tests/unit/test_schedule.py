@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from videojobs.schedule import CALLBACK_FALLBACK, PollSchedule, RefreshClock
+from videojobs.schedule import CALLBACK_FALLBACK, PROBES_PER_REFRESH, PollSchedule, RefreshClock
 
 PERIOD = 15.0
 TICK = 4.0  # the relay refreshes at 4 s, 19 s, 34 s, ... (mod 15)
@@ -227,3 +227,19 @@ def test_a_refresh_spread_over_a_stretch_is_waited_out() -> None:
     refresh = clock.estimate(t)
     assert refresh is not None
     assert 4.0 <= (refresh.phase - TICK) % PERIOD <= 7.0
+
+
+def test_probes_stay_few_when_there_are_many_polls() -> None:
+    """About PROBES_PER_REFRESH per refresh, however many tasks are polled."""
+    schedule = PollSchedule(10, relay_refresh=PERIOD, probe=1.0)
+    now = teach(schedule)
+    for n in range(4000):  # a thousand polls per refresh
+        moment = now + n * 4 * PERIOD / 4000
+        schedule.observe(f"busy{n}", sent=moment, received=moment + 0.1, changed=False)
+    now += 4 * PERIOD + 0.1
+    schedule.observe("last", sent=now, received=now, changed=False)
+    refresh = schedule.refresh.estimate(now) if schedule.refresh else None
+    assert refresh is not None
+    aligned_from = refresh.next_after(now)
+    probes = sum(schedule.after_success(now, now + 1800) < aligned_from for _ in range(1000))
+    assert probes < 5 * PROBES_PER_REFRESH
