@@ -167,6 +167,7 @@ class BenchNotifier:
         self.states: dict[str, TaskState] = {}
         self.progress_updates = 0
         self.replace = True
+        self.arrival_spread = 0.0  # seconds over which a replacement's arrival is spread
         self._ids = iter(range(1, 10**12))
         self._jobs: set[asyncio.Task[None]] = set()
         self.replace_errors = 0
@@ -201,7 +202,12 @@ class BenchNotifier:
         return next(self._ids)
 
     async def _replace(self) -> None:
+        """A new task, at a random moment within a relay tick: members do not wait for the
+        relay to ask for a video (and a steady stream is what a server sees)."""
         assert self.service is not None
+        await asyncio.sleep(random.uniform(0, self.arrival_spread))
+        if not self.replace:
+            return
         requester = Requester(user_id=random.randrange(1, 10**9), guild_id=1, channel_id=2)
         try:
             task = await self.service.admit(REQUEST, requester)
@@ -300,7 +306,10 @@ async def populate(
         assert inserted is None
         shapes.append({"id": snapshot.task_id, "running": total - QUEUED, "age": age})
 
-    await asyncio.gather(*(one(n) for n in range(spec.tasks)))
+    # a few more than N: replacements arrive over a relay tick, so about this many are
+    # always on their way (completion rate x half a tick)
+    waiting = round(spec.tasks * (RELAY_TICK / 2) / ((2 * QUEUED + sum(RUNNING)) / 2))
+    await asyncio.gather(*(one(n) for n in range(spec.tasks + waiting)))
     for start in range(0, len(shapes), 2000):
         await sim.post(session, "/_bench/shape", shapes[start : start + 2000])
     # first polls spread over one interval, as if each task had been polled in the last one
@@ -383,6 +392,7 @@ async def run(spec: RunSpec) -> dict[str, Any]:
             if spec.schedule == "naive":
                 service.schedule = naive_schedule(config, store)
             notifier.service = service
+            notifier.arrival_spread = RELAY_TICK * f
             if spec.callbacks:
                 assert callback_url is not None
                 callbacks = await start_callback_server(
@@ -399,7 +409,16 @@ async def run(spec: RunSpec) -> dict[str, Any]:
             cpu0, sim_cpu0, t0 = cpu_seconds(), sim.cpu_seconds(), time.monotonic()
             usage0 = resource.getrusage(resource.RUSAGE_SELF)
             gateway.recording = True
+            tracked: list[int] = []
+
+            async def count_tracked() -> None:
+                while True:
+                    tracked.append(await store.count_unfinished(None))
+                    await asyncio.sleep(5 * f)
+
+            counter = asyncio.create_task(count_tracked())
             await asyncio.sleep(spec.measure * f)
+            counter.cancel()
             cpu1, sim_cpu1, t1 = cpu_seconds(), sim.cpu_seconds(), time.monotonic()
             usage1 = resource.getrusage(resource.RUSAGE_SELF)
             gateway.recording = False
@@ -453,6 +472,7 @@ async def run(spec: RunSpec) -> dict[str, Any]:
         "window_real_seconds": window,
         "window_unscaled_seconds": window / f,
         "finished": finished,
+        "tracked_mean": sum(tracked) / len(tracked) if tracked else None,
         "delivered_late_or_missing": missing,
         "fetches": fetches,
         "creates": creates,
@@ -550,6 +570,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     headers = [
         "run",
         "F",
+        "tracked",
         "done",
         "req/task",
         "fetch/task",
@@ -576,6 +597,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
             [
                 label,
                 s["time_factor"],
+                round(r["tracked_mean"]) if r.get("tracked_mean") else None,
                 r["finished"],
                 r["requests_per_task"],
                 r["fetches_per_task"],

@@ -99,3 +99,29 @@ async def test_a_callback_during_a_poll_makes_the_task_due_again() -> None:
     await service.poll_due()
     stored = await store.get(task.id)
     assert stored is not None and stored.next_poll_at <= clock.t
+
+
+async def test_callbacks_for_running_tasks_are_polled_first() -> None:
+    """A running task announced by a callback is most likely finished: its result goes first."""
+    service, store, gateway, clock = make(
+        callback_url="https://bot.example/kling", poll_concurrency=1
+    )
+    gateway.default_script = ["queued"]
+    queued = await service.submit(REQUEST, ALICE)
+    running = await service.submit(REQUEST, ALICE)
+    stored = await store.get(running.id)
+    assert stored is not None
+    await store.update(stored.evolve(state=TaskState.RUNNING))
+    order: list[str] = []
+    fetch = gateway.fetch
+
+    async def recording_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        order.append(task_id)
+        return await fetch(task_id, image_to_video=image_to_video)
+
+    gateway.fetch = recording_fetch  # type: ignore[method-assign]
+    assert await service.hint(queued.id)
+    clock.advance(0.1)
+    assert await service.hint(running.id)
+    await service.poll_due()
+    assert order == [running.gateway_task_id, queued.gateway_task_id]
