@@ -263,9 +263,11 @@ class PollSchedule:
             self._counted_since, self._counted = now, 0
         self._counted += 1
 
-    def hinted(self, task_id: str, now: float) -> None:
-        """A callback said the task changed (it is polled at once by the service)."""
-        self._hints[task_id] = (now, HINT_TRIES)
+    def hinted(self, task_id: str, now: float, *, result_expected: bool = True) -> None:
+        """A callback said the task changed (it is polled at once by the service). If that
+        poll shows nothing new and a result was expected, the next refreshes are polled too;
+        otherwise (a queued task: "submitted" or "processing") the slow pace goes on."""
+        self._hints[task_id] = (now, HINT_TRIES if result_expected else 0)
 
     def hinted_since(self, task_id: str, moment: float) -> bool:
         """Whether a callback for the task came after `moment` (a poll sent then may have
@@ -346,8 +348,7 @@ class PollSchedule:
         if hint is None:
             return False
         when, tries = hint
-        if tries <= 0:
-            del self._hints[task_id]
+        if tries <= 0:  # kept for hinted_since until the task changes or is forgotten
             return False
         self._hints[task_id] = (when, tries - 1)
         return True

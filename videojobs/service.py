@@ -186,7 +186,6 @@ class VideoJobsService:
         self._delivery_retries: dict[str, _DeliveryRetry] = {}
         self._shown: dict[str, _Shown] = {}
         self._resume: list[str] = []
-        self._urgent: set[str] = set()  # tasks a callback announced while they were running
         self._background = _Background()
 
     # --- submitting ---------------------------------------------------------------------------
@@ -319,11 +318,6 @@ class VideoJobsService:
         due = await self.store.due_for_poll(now, self.config.poll_batch)
         if not due:
             return 0, 0, 0
-        if self._urgent:  # callbacks for running tasks first: they are the likely results
-            due.sort(key=lambda task: task.id not in self._urgent)
-            self._urgent.difference_update(task.id for task in due)
-            if len(self._urgent) > self.config.poll_batch:  # only a priority: never a leak
-                self._urgent.clear()
         later: list[_Later] = []
         outcomes = await asyncio.gather(*(self._poll_one(task, later) for task in due))
         await self._write_later(later)
@@ -448,12 +442,20 @@ class VideoJobsService:
         if task is None or task.state not in POLLED_STATES:
             return False
         now = self.clock.now()
-        self.schedule.hinted(task_id, now)
-        if task.state is TaskState.RUNNING:  # most likely finished: polled before the others
-            self._urgent.add(task_id)
-        await self.store.update(task.evolve(next_poll_at=now), expect_states=POLLED_STATES)
+        running = task.state is TaskState.RUNNING  # then most likely finished
+        self.schedule.hinted(task_id, now, result_expected=running)
+        if running:  # its result is polled at once, not after the poller's next pass
+            self._background.spawn(self._poll_hinted(task), f"hinted poll {task_id}")
+        else:
+            await self.store.update(task.evolve(next_poll_at=now), expect_states=POLLED_STATES)
         self.poll_requested.set()
         return True
+
+    async def _poll_hinted(self, task: VideoTask) -> None:
+        later: list[_Later] = []
+        await self._poll_one(task, later)
+        await self._write_later(later)
+        self.poll_requested.set()  # the poller's next pass sees to what follows
 
     # --- finishing and delivering -------------------------------------------------------------
 

@@ -101,27 +101,18 @@ async def test_a_callback_during_a_poll_makes_the_task_due_again() -> None:
     assert stored is not None and stored.next_poll_at <= clock.t
 
 
-async def test_callbacks_for_running_tasks_are_polled_first() -> None:
-    """A running task announced by a callback is most likely finished: its result goes first."""
-    service, store, gateway, clock = make(
-        callback_url="https://bot.example/kling", poll_concurrency=1
-    )
-    gateway.default_script = ["queued"]
-    queued = await service.submit(REQUEST, ALICE)
-    running = await service.submit(REQUEST, ALICE)
-    stored = await store.get(running.id)
-    assert stored is not None
-    await store.update(stored.evolve(state=TaskState.RUNNING))
-    order: list[str] = []
-    fetch = gateway.fetch
-
-    async def recording_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
-        order.append(task_id)
-        return await fetch(task_id, image_to_video=image_to_video)
-
-    gateway.fetch = recording_fetch  # type: ignore[method-assign]
-    assert await service.hint(queued.id)
-    clock.advance(0.1)
-    assert await service.hint(running.id)
+async def test_a_callback_for_a_running_task_polls_it_at_once() -> None:
+    """A running task announced by a callback is most likely finished: it is polled right
+    away, not at the poller's next pass."""
+    service, store, gateway, clock = make(callback_url="https://bot.example/kling")
+    gateway.default_script = ["running", "completed"]
+    task = await service.submit(REQUEST, ALICE)
+    clock.t = task.next_poll_at
     await service.poll_due()
-    assert order == [running.gateway_task_id, queued.gateway_task_id]
+    stored = await store.get(task.id)
+    assert stored is not None and stored.state is TaskState.RUNNING
+    assert await service.hint(task.id)
+    await service.drain()
+    done = await store.get(task.id)
+    assert done is not None and done.state is TaskState.COMPLETED
+    assert gateway.remote[task.gateway_task_id or ""].fetches == 2
