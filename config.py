@@ -20,7 +20,10 @@ from dotenv import load_dotenv
 SIMULATOR = "simulator"
 API_STYLES = ("unified", "kling")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-SECRETS = frozenset({"DISCORD_TOKEN", "KLING_API_KEY"})
+LOG_FORMATS = ("text", "json")
+MODES = ("std", "pro")
+SECRETS = frozenset({"DISCORD_TOKEN", "KLING_API_KEY", "DATABASE_URL"})
+DEFAULT_TASK_COSTS: tuple[tuple[str, float], ...] = (("std", 1.0), ("pro", 2.0))
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 
 T = TypeVar("T")
@@ -52,6 +55,13 @@ class Settings:
     callback_public_url: str | None = None
     callback_listen: tuple[str, int] | None = None
     log_level: str = "INFO"
+    log_format: str = "text"
+    database_url: str | None = field(default=None, repr=False)
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    daily_server_credits: float = 0.0
+    task_costs: tuple[tuple[str, float], ...] = DEFAULT_TASK_COSTS
+    metrics_listen: tuple[str, int] | None = None
 
     @property
     def use_simulator(self) -> bool:
@@ -64,6 +74,10 @@ class Settings:
     @property
     def task_timeout_seconds(self) -> float:
         return self.task_timeout_minutes * 60
+
+    def task_cost(self, mode: str, duration: int) -> float:
+        """Credits a task costs: its duration / 5 x the cost of its mode (TASK_COSTS)."""
+        return dict(self.task_costs).get(mode, 0.0) * duration / 5
 
 
 def load_settings(
@@ -111,6 +125,15 @@ def _parse(env: _Reader) -> Settings:
         raise SettingsError(
             missing, "set CALLBACK_PUBLIC_URL and CALLBACK_LISTEN together, or neither"
         )
+    shard_count = env.get("SHARD_COUNT", None, _shard_count)
+    shard_ids = env.get("SHARD_IDS", None, _id_list)
+    if shard_ids is not None:
+        if shard_count is None:
+            raise SettingsError("SHARD_IDS", "needs SHARD_COUNT (the total number of shards)")
+        if any(i >= shard_count for i in shard_ids):
+            raise SettingsError(
+                "SHARD_IDS", f"shard ids must be between 0 and {shard_count - 1} (SHARD_COUNT - 1)"
+            )
     return Settings(
         discord_token=env.required_secret("DISCORD_TOKEN", "Discord bot token"),
         kling_api_key=env.required_secret("KLING_API_KEY", "video gateway API key"),
@@ -128,6 +151,13 @@ def _parse(env: _Reader) -> Settings:
         callback_public_url=public,
         callback_listen=listen,
         log_level=env.get("LOG_LEVEL", "INFO", _choice(LOG_LEVELS, lower=False)),
+        log_format=env.get("LOG_FORMAT", "text", _choice(LOG_FORMATS, lower=True)),
+        database_url=env.get("DATABASE_URL", None, _postgres_url),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        daily_server_credits=env.get("DAILY_SERVER_CREDITS", 0.0, _credits),
+        task_costs=env.get("TASK_COSTS", DEFAULT_TASK_COSTS, _task_costs),
+        metrics_listen=env.get("METRICS_LISTEN", None, _host_port),
     )
 
 
@@ -203,3 +233,47 @@ def _host_port(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("must be host:port, like 0.0.0.0:8080")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _postgres_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.netloc:
+        raise ValueError("must be a postgresql:// URL, like postgresql://bot:secret@db:5432/bot")
+    return text
+
+
+def _shard_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("must be a whole number, 1 or more")
+    return int(text)
+
+
+def _id_list(text: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise ValueError("must be comma-separated shard ids, like 0,1")
+    return tuple(sorted({int(part) for part in parts}))
+
+
+def _credits(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number, 0 or more (0 = no limit)") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a number, 0 or more (0 = no limit)")
+    return value
+
+
+def _task_costs(text: str) -> tuple[tuple[str, float], ...]:
+    costs = dict(DEFAULT_TASK_COSTS)
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        mode, sep, value = part.partition(":")
+        mode = mode.strip().lower()
+        if not sep or mode not in MODES:
+            raise ValueError("must be mode:credits pairs, like std:1,pro:2 (modes: std, pro)")
+        try:
+            costs[mode] = _credits(value.strip())
+        except ValueError:
+            raise ValueError(f"the cost of {mode} must be a number, 0 or more") from None
+    return tuple(costs.items())

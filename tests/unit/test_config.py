@@ -102,3 +102,42 @@ def test_dotenv_is_loaded_and_real_environment_wins(tmp_path: Path, monkeypatch)
     assert s.discord_token == "from-file"
     assert s.kling_api_key == "key-from-env"
     assert s.poll_interval_seconds == 7.0
+
+
+def test_growth_settings_are_parsed() -> None:
+    """Shards, PostgreSQL, credits, costs, metrics and the log format of the spec."""
+    s = load(
+        SHARD_COUNT="3",
+        SHARD_IDS="2, 0",
+        DATABASE_URL="postgresql://bot:pw@db:5432/bot",
+        DAILY_SERVER_CREDITS="12.5",
+        TASK_COSTS="pro:3.5",
+        METRICS_LISTEN="127.0.0.1:9100",
+        LOG_FORMAT="JSON",
+    )
+    assert (s.shard_count, s.shard_ids) == (3, (0, 2))
+    assert s.database_url == "postgresql://bot:pw@db:5432/bot" and "pw" not in repr(s)
+    assert s.daily_server_credits == 12.5 and s.task_costs == (("std", 1.0), ("pro", 3.5))
+    assert s.task_cost("pro", 10) == 7.0 and s.task_cost("std", 5) == 1.0
+    assert s.metrics_listen == ("127.0.0.1", 9100) and s.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"SHARD_IDS": "1"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"TASK_COSTS": "ultra:1"}, "TASK_COSTS"),
+        ({"TASK_COSTS": "std:-1"}, "TASK_COSTS"),
+        ({"DAILY_SERVER_CREDITS": "lots"}, "DAILY_SERVER_CREDITS"),
+        ({"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL"),
+        ({"METRICS_LISTEN": "9100"}, "METRICS_LISTEN"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ],
+)
+def test_bad_growth_settings_name_the_setting(env: dict[str, str], name: str) -> None:
+    """One line naming the setting; a database password is never echoed."""
+    with pytest.raises(SettingsError) as caught:
+        load(**env)
+    assert caught.value.name == name and "hunter2" not in str(caught.value)
