@@ -29,7 +29,8 @@ from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
 from storage import MigrationError, SqliteTaskStore
-from videojobs.service import ServiceConfig, VideoJobsService
+from videojobs.lifecycle import ServiceConfig
+from videojobs.service import VideoJobsService
 
 log = logging.getLogger("bot")
 

@@ -9,7 +9,7 @@ What runs (one fresh process per configuration, so CPU and peak RSS are that run
   with POLL_INTERVAL and the task timeout scaled by the same F, a notifier that timestamps
   deliveries, and a loop equal to cogs/poller.py;
 - a steady state: N tasks exist from the start with ages spread as in a steady stream, and each
-  delivered task is replaced at once by a new one submitted through `admit` + `dispatch`, so N
+  delivered task is replaced at once by a new one sent through `admit` + `send`, so N
   tasks are tracked the whole time.
 
 Measured over a window after a warm-up (times reported in UNSCALED seconds):
@@ -211,7 +211,7 @@ class BenchNotifier:
         requester = Requester(user_id=random.randrange(1, 10**9), guild_id=1, channel_id=2)
         try:
             task = await self.service.admit(REQUEST, requester)
-            await self.service.dispatch(task.id)
+            await self.service.send(task.id)
         except Exception:
             self.replace_errors += 1
             log.exception("replacement task failed")

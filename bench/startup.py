@@ -41,6 +41,7 @@ from bench.common import (  # noqa: E402
 )
 from gateway.client import GatewayClient  # noqa: E402
 from storage.task_store import SqliteTaskStore  # noqa: E402
+from videojobs.lifecycle import ServiceConfig  # noqa: E402
 from videojobs.models import (  # noqa: E402
     GenerationRequest,
     TaskSnapshot,
@@ -49,7 +50,7 @@ from videojobs.models import (  # noqa: E402
     VideoTask,
     new_task_id,
 )
-from videojobs.service import ServiceConfig, VideoJobsService  # noqa: E402
+from videojobs.service import VideoJobsService  # noqa: E402
 
 REQUEST = VideoRequest(prompt="a hot air balloon over a canyon at dawn", model="kling-v3")
 T_IMPORTED = time.time()

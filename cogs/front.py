@@ -112,4 +112,4 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
                 )
     finally:
         # stored already: it runs and is reported in the channel even if Discord failed us here
-        front.service.start(task.id)
+        front.service.send_in_background(task.id)

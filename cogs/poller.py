@@ -47,7 +47,7 @@ class PollerCog(commands.Cog):
         try:
             report = await self.service.run_pass()
             self.passes += 1
-            if report.polled or report.dispatched:
+            if report.polled or report.sent:
                 log.debug("pass: %s", report)
         except Exception:
             log.exception("polling pass failed; trying again in %.0f s", ERROR_PAUSE)

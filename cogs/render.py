@@ -6,8 +6,8 @@ import time
 
 import discord
 
+from videojobs.admission import Overview
 from videojobs.models import TaskState, VideoRequest, VideoTask, camera_label
-from videojobs.service import Overview
 
 COLOURS = {
     TaskState.PENDING: discord.Colour.light_grey(),

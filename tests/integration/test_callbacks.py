@@ -14,8 +14,9 @@ from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
 from storage.task_store import SqliteTaskStore
 from tests.fakes import RecordingNotifier
+from videojobs.lifecycle import ServiceConfig
 from videojobs.models import Requester, TaskState, VideoRequest
-from videojobs.service import ServiceConfig, VideoJobsService
+from videojobs.service import VideoJobsService
 
 KEY = "sk-callback-test"
 
@@ -46,7 +47,7 @@ async def test_a_callback_brings_the_result_before_the_next_poll(tmp_path: Path)
         )
         runner = await start_callback_server(("127.0.0.1", port), callback_url, service.hint)
         try:
-            task = await service.submit(
+            task = await service.admit_and_send(
                 VideoRequest(prompt="a heron", model="kling-v3"), Requester(1, 2, 3)
             )
             async with asyncio.timeout(15):

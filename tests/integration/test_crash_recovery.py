@@ -21,8 +21,9 @@ import pytest
 
 from storage.task_store import SqliteTaskStore
 from tests.fakes import FakeClock, FakeGateway, RecordingNotifier
+from videojobs.lifecycle import ServiceConfig
 from videojobs.models import DeliveryState, Requester, TaskState, VideoRequest
-from videojobs.service import ServiceConfig, VideoJobsService
+from videojobs.service import VideoJobsService
 
 CONFIG = ServiceConfig(
     models=("kling-v3",), poll_interval=10, max_active=0, max_daily=0, progress_min_interval=0
@@ -93,7 +94,7 @@ async def settle(
 async def life(service: VideoJobsService, store: Any, clock: FakeClock) -> None:
     """Two members' tasks from submission to delivery: one completes, one fails."""
     for request in REQUESTS:
-        await service.submit(request, ALICE)
+        await service.admit_and_send(request, ALICE)
     await settle(service, store, clock)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
+from videojobs.lifecycle import ServiceConfig
 from videojobs.models import Requester, TaskSnapshot, TaskState, VideoRequest, VideoTask
-from videojobs.service import ServiceConfig, VideoJobsService
+from videojobs.service import VideoJobsService
 
 ALICE = Requester(user_id=1, guild_id=100, channel_id=500)
 REQUEST = VideoRequest(prompt="a heron in the fog", model="kling-v3")
@@ -44,18 +45,18 @@ def make(**config: object) -> tuple[VideoJobsService, CountingStore, FakeGateway
 async def test_first_poll_waits_once_videos_are_known_to_take_minutes() -> None:
     """The first task is polled after the interval; once tasks took minutes, new ones wait."""
     service, _, _, clock = make(first_poll_after=60.0)
-    first = await service.submit(REQUEST, ALICE)
+    first = await service.admit_and_send(REQUEST, ALICE)
     assert first.next_poll_at - clock.t <= 11
     for _ in range(8):
         service.schedule.finished(150.0)
-    task = await service.submit(REQUEST, ALICE)
+    task = await service.admit_and_send(REQUEST, ALICE)
     assert task.next_poll_at - clock.t >= 54
 
 
 async def test_polls_that_finish_nothing_are_written_in_one_batch() -> None:
     service, store, gateway, clock = make()
     gateway.default_script = ["queued", "running"]
-    tasks = [await service.submit(REQUEST, ALICE) for _ in range(3)]
+    tasks = [await service.admit_and_send(REQUEST, ALICE) for _ in range(3)]
     clock.t = max(t.next_poll_at for t in tasks)
     store.updates = 0
     assert await service.poll_due() == (3, 0, 0)
@@ -67,7 +68,7 @@ async def test_polls_that_finish_nothing_are_written_in_one_batch() -> None:
 
 async def test_a_task_cancelled_while_its_poll_is_on_the_wire_stays_cancelled() -> None:
     service, store, gateway, clock = make()
-    task = await service.submit(REQUEST, ALICE)
+    task = await service.admit_and_send(REQUEST, ALICE)
     fetch = gateway.fetch
 
     async def cancelling_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
@@ -85,7 +86,7 @@ async def test_a_task_cancelled_while_its_poll_is_on_the_wire_stays_cancelled() 
 async def test_a_callback_during_a_poll_makes_the_task_due_again() -> None:
     """The poll may have been answered before the news it announced; it is polled again."""
     service, store, gateway, clock = make(callback_url="https://bot.example/kling")
-    task = await service.submit(REQUEST, ALICE)
+    task = await service.admit_and_send(REQUEST, ALICE)
     fetch = gateway.fetch
 
     async def fetch_then_callback(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
@@ -106,7 +107,7 @@ async def test_a_callback_for_a_running_task_polls_it_at_once() -> None:
     away, not at the poller's next pass."""
     service, store, gateway, clock = make(callback_url="https://bot.example/kling")
     gateway.default_script = ["running", "completed"]
-    task = await service.submit(REQUEST, ALICE)
+    task = await service.admit_and_send(REQUEST, ALICE)
     clock.t = task.next_poll_at
     await service.poll_due()
     stored = await store.get(task.id)

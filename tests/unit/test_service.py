@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
 from videojobs.errors import GatewayError, NotAllowed, RequestRejected, TaskNotFound
+from videojobs.lifecycle import ServiceConfig
 from videojobs.models import (
     DeliveryState,
     GatewayState,
@@ -19,7 +20,8 @@ from videojobs.models import (
     TaskState,
     VideoRequest,
 )
-from videojobs.service import INTERRUPTED_REASON, ServiceConfig, VideoJobsService
+from videojobs.sending import INTERRUPTED_REASON
+from videojobs.service import VideoJobsService
 
 ALICE = Requester(user_id=1, guild_id=100, channel_id=500)
 BOB = Requester(user_id=2, guild_id=100, channel_id=500)
@@ -68,13 +70,13 @@ async def test_task_is_stored_before_the_gateway_sees_it(h: Harness) -> None:
         return await create(request)
 
     h.gateway.create = spying_create  # type: ignore[method-assign]
-    await h.service.submit(REQUEST, ALICE)
+    await h.service.admit_and_send(REQUEST, ALICE)
     assert seen == [TaskState.SUBMITTING]
 
 
 async def test_gateway_id_and_external_id_are_recorded(h: Harness) -> None:
     """The gateway's id is stored at once and our own id travels as external_task_id."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     stored = await h.store.get(task.id)
     assert stored is not None and stored.gateway_task_id == "task_" + "1".zfill(32)
     assert stored.state is TaskState.QUEUED
@@ -85,7 +87,7 @@ async def test_broken_rule_stores_and_sends_nothing(h: Harness) -> None:
     """An invalid request is rejected with a readable reason; nothing is stored or sent."""
     bad = dataclasses.replace(REQUEST, cfg_scale=1.5)
     with pytest.raises(RequestRejected, match="cfg_scale"):
-        await h.service.submit(bad, ALICE)
+        await h.service.admit_and_send(bad, ALICE)
     assert h.store.tasks == {} and h.gateway.created == []
 
 
@@ -93,10 +95,10 @@ async def test_channel_allowlist_lets_threads_inherit_their_parent() -> None:
     """A thread of an allowed channel is allowed; another channel is not."""
     h = Harness(allowed_channel_ids=frozenset({500}))
     in_thread = Requester(user_id=1, guild_id=100, channel_id=900, parent_channel_id=500)
-    await h.service.submit(REQUEST, in_thread)
+    await h.service.admit_and_send(REQUEST, in_thread)
     elsewhere = Requester(user_id=1, guild_id=100, channel_id=901)
     with pytest.raises(RequestRejected, match="<#500>"):
-        await h.service.submit(REQUEST, elsewhere)
+        await h.service.admit_and_send(REQUEST, elsewhere)
     assert len(h.gateway.created) == 1
 
 
@@ -104,15 +106,15 @@ async def test_role_allowlist_needs_one_of_the_roles() -> None:
     """A member without an allowed role is told which roles may use /video."""
     h = Harness(allowed_role_ids=frozenset({77}))
     with pytest.raises(RequestRejected, match="<@&77>"):
-        await h.service.submit(REQUEST, ALICE)
-    await h.service.submit(REQUEST, dataclasses.replace(ALICE, role_ids=frozenset({77})))
+        await h.service.admit_and_send(REQUEST, ALICE)
+    await h.service.admit_and_send(REQUEST, dataclasses.replace(ALICE, role_ids=frozenset({77})))
     assert len(h.gateway.created) == 1
 
 
 async def test_active_limit_holds_under_a_burst(h: Harness) -> None:
     """Twenty concurrent requests from one member start exactly MAX_ACTIVE tasks."""
     results = await asyncio.gather(
-        *(h.service.submit(REQUEST, ALICE) for _ in range(20)), return_exceptions=True
+        *(h.service.admit_and_send(REQUEST, ALICE) for _ in range(20)), return_exceptions=True
     )
     started = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, RequestRejected)]
@@ -126,11 +128,11 @@ async def test_daily_limit_counts_finished_tasks_and_resets_at_midnight() -> Non
     h = Harness(max_active=0, max_daily=2)
     h.clock.t = 1_770_000_000.0 - (1_770_000_000.0 % 86400) + 3600  # 01:00 UTC
     for _ in range(2):
-        await h.service.submit(REQUEST, ALICE)
+        await h.service.admit_and_send(REQUEST, ALICE)
     with pytest.raises(RequestRejected, match="midnight UTC"):
-        await h.service.submit(REQUEST, ALICE)
+        await h.service.admit_and_send(REQUEST, ALICE)
     h.clock.advance(23 * 3600)
-    await h.service.submit(REQUEST, ALICE)
+    await h.service.admit_and_send(REQUEST, ALICE)
     assert len(h.gateway.created) == 3
 
 
@@ -138,13 +140,13 @@ async def test_zero_means_no_limit() -> None:
     """MAX_ACTIVE_TASKS_PER_USER=0 and DAILY_TASKS_PER_USER=0 allow any number."""
     h = Harness(max_active=0, max_daily=0)
     for _ in range(30):
-        await h.service.submit(REQUEST, ALICE)
+        await h.service.admit_and_send(REQUEST, ALICE)
     assert len(h.gateway.created) == 30
 
 
 async def test_task_runs_to_completion_and_is_delivered_once(h: Harness) -> None:
     """queued -> running -> completed ends with exactly one delivery of the video."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
     done = await h.store.get(task.id)
     assert done is not None and done.state is TaskState.COMPLETED
@@ -156,7 +158,7 @@ async def test_task_runs_to_completion_and_is_delivered_once(h: Harness) -> None
 async def test_failed_task_reports_the_reason(h: Harness) -> None:
     """A task the gateway fails is delivered as failed with the gateway's reason."""
     h.gateway.default_script = ["running", "failed"]
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
     done = await h.store.get(task.id)
     assert done is not None and done.state is TaskState.FAILED
@@ -167,7 +169,7 @@ async def test_failed_task_reports_the_reason(h: Harness) -> None:
 async def test_rejected_create_fails_the_task_with_a_readable_reason(h: Harness) -> None:
     """A create the gateway refuses ends the task at once and tells the member why."""
     h.gateway.create_errors = [GatewayError("Your prompt was refused.", retryable=False)]
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.service.drain()
     assert task.state is TaskState.FAILED and task.failure_reason == "Your prompt was refused."
     assert h.notifier.delivered(task.id) == [TaskState.FAILED]
@@ -177,7 +179,7 @@ async def test_stuck_task_times_out_at_the_deadline() -> None:
     """A task still running after TASK_TIMEOUT_MINUTES is reported as timed out."""
     h = Harness(task_timeout=90.0)
     h.gateway.default_script = ["running"]
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
     done = await h.store.get(task.id)
     assert done is not None and done.state is TaskState.TIMED_OUT
@@ -188,7 +190,7 @@ async def test_stuck_task_times_out_at_the_deadline() -> None:
 
 async def test_poll_errors_back_off_and_honour_retry_after(h: Harness) -> None:
     """A busy gateway pushes the next poll back by at least its Retry-After."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     remote = h.gateway.remote[task.gateway_task_id or ""]
     remote.script = [GatewayError("busy", retryable=True, status=429, retry_after=120.0)]
     h.clock.t = task.next_poll_at
@@ -201,7 +203,7 @@ async def test_poll_errors_back_off_and_honour_retry_after(h: Harness) -> None:
 
 async def test_unknown_remote_task_fails_instead_of_polling_forever(h: Harness) -> None:
     """task_not_exist from the gateway ends the task with a reason."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     h.gateway.remote.clear()
     await h.run_until_idle()
     done = await h.store.get(task.id)
@@ -212,7 +214,7 @@ async def test_unknown_remote_task_fails_instead_of_polling_forever(h: Harness) 
 async def test_progress_is_shown_only_on_change_and_throttled() -> None:
     """Unchanged progress is not re-sent; a change too soon after the last one is held back."""
     h = Harness(progress_min_interval=15.0)
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     gateway_id = task.gateway_task_id or ""
     h.gateway.remote[gateway_id].script = [
         h.gateway.snapshot(gateway_id, "queued"),
@@ -233,19 +235,19 @@ async def test_progress_is_shown_only_on_change_and_throttled() -> None:
 
 async def test_cancel_stops_polling_frees_the_slot_and_says_so(h: Harness) -> None:
     """A member cancels their task: no more polls, a new task fits, the thread is told."""
-    first = await h.service.submit(REQUEST, ALICE)
-    await h.service.submit(REQUEST, ALICE)
+    first = await h.service.admit_and_send(REQUEST, ALICE)
+    await h.service.admit_and_send(REQUEST, ALICE)
     cancelled = await h.service.cancel(first.short_id, ALICE)
     await h.service.drain()
     assert cancelled.state is TaskState.CANCELLED
     assert h.notifier.delivered(first.id) == [TaskState.CANCELLED]
     assert first.id not in {t.id for t in await h.store.due_for_poll(h.clock.t + 1e6, 10)}
-    await h.service.submit(REQUEST, ALICE)  # the slot is free again
+    await h.service.admit_and_send(REQUEST, ALICE)  # the slot is free again
 
 
 async def test_only_the_requester_or_an_admin_may_cancel(h: Harness) -> None:
     """Bob can't cancel Alice's task; an admin can."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     with pytest.raises(NotAllowed):
         await h.service.cancel(task.short_id, BOB)
     assert (await h.service.cancel(task.short_id, ADMIN)).state is TaskState.CANCELLED
@@ -253,7 +255,7 @@ async def test_only_the_requester_or_an_admin_may_cancel(h: Harness) -> None:
 
 async def test_finished_task_cannot_be_cancelled(h: Harness) -> None:
     """Cancelling a completed task says it is already completed."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
     with pytest.raises(RequestRejected, match="already completed"):
         await h.service.cancel(task.short_id, ALICE)
@@ -261,7 +263,7 @@ async def test_finished_task_cannot_be_cancelled(h: Harness) -> None:
 
 async def test_tasks_of_another_server_are_not_found(h: Harness) -> None:
     """/status and /cancel only see tasks of the member's own server."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     stranger = Requester(user_id=9, guild_id=999, channel_id=1)
     with pytest.raises(TaskNotFound):
         await h.service.find(task.short_id, stranger)
@@ -271,7 +273,7 @@ async def test_tasks_of_another_server_are_not_found(h: Harness) -> None:
 async def test_failed_delivery_is_retried_and_happens_once(h: Harness) -> None:
     """Discord down at delivery time: the delivery is retried later and sent exactly once."""
     h.notifier.fail_next_deliveries = 2
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
     assert h.notifier.delivered(task.id) == [TaskState.COMPLETED]
     done = await h.store.get(task.id)
@@ -307,7 +309,7 @@ async def test_restart_sends_a_pending_task_once(h: Harness) -> None:
 
 async def test_restart_after_a_delivery_that_was_sent_does_not_send_again(h: Harness) -> None:
     """A delivery claimed and sent, but not recorded before a crash, is found, not repeated."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
     stored = await h.store.get(task.id)
     assert stored is not None
@@ -323,7 +325,7 @@ async def test_restart_after_a_delivery_that_was_sent_does_not_send_again(h: Har
 
 async def test_callback_hint_makes_the_task_due_now(h: Harness) -> None:
     """A callback for one of our tasks schedules an immediate confirming poll."""
-    task = await h.service.submit(REQUEST, ALICE)
+    task = await h.service.admit_and_send(REQUEST, ALICE)
     assert task.next_poll_at > h.clock.t
     assert await h.service.hint(task.id)
     assert h.service.poll_requested.is_set()
@@ -334,7 +336,7 @@ async def test_callback_hint_makes_the_task_due_now(h: Harness) -> None:
 async def test_retry_uses_the_same_settings_and_counts_against_limits(h: Harness) -> None:
     """Retry makes a new task with the same request; only the requester or an admin may."""
     image = ImageRef("https://cdn.test/a.png", "a.png", "image/png", 1000, 640, 480)
-    original = await h.service.submit(dataclasses.replace(REQUEST, image=image), ALICE)
+    original = await h.service.admit_and_send(dataclasses.replace(REQUEST, image=image), ALICE)
     await h.run_until_idle()
     with pytest.raises(NotAllowed):
         await h.service.retry(original.id, BOB)
@@ -345,10 +347,10 @@ async def test_retry_uses_the_same_settings_and_counts_against_limits(h: Harness
 
 async def test_overview_shows_unfinished_recent_and_limits_left(h: Harness) -> None:
     """/status's overview: unfinished and recent tasks, what is left, the server's count."""
-    done = await h.service.submit(REQUEST, ALICE)
+    done = await h.service.admit_and_send(REQUEST, ALICE)
     await h.run_until_idle()
-    running = await h.service.submit(REQUEST, ALICE)
-    await h.service.submit(REQUEST, BOB)
+    running = await h.service.admit_and_send(REQUEST, ALICE)
+    await h.service.admit_and_send(REQUEST, BOB)
     view = await h.service.overview(ALICE)
     assert [t.id for t in view.unfinished] == [running.id]
     assert [t.id for t in view.recent] == [done.id]

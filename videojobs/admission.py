@@ -1,0 +1,186 @@
+"""Admission: what a member asks for becomes a stored task (PENDING) — or a clear refusal —
+before anything is sent; retry, cancel, and the queries behind /status.
+
+Every rule, allowlist and limit is checked here. The limits are checked in the same store
+transaction as the insert, so a burst of requests cannot pass them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .errors import DuplicateTaskId, NotAllowed, RequestRejected, TaskNotFound
+from .finish import Finish
+from .lifecycle import Lifecycle
+from .models import ACTIVE_STATES, Requester, TaskState, VideoRequest, VideoTask, new_task_id
+from .ports import LimitCounts
+from .rules import check_access, validate_request
+
+log = logging.getLogger(__name__)
+
+ID_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What `/status` shows a member."""
+
+    unfinished: list[VideoTask]
+    recent: list[VideoTask]
+    active_left: int | None  # None: no limit
+    daily_left: int | None
+    server_unfinished: int
+
+
+class Admission:
+    def __init__(self, lifecycle: Lifecycle, finish: Finish) -> None:
+        self.lc = lifecycle
+        self.finish = finish
+
+    async def admit(
+        self, request: VideoRequest, requester: Requester, *, retry_of: str | None = None
+    ) -> VideoTask:
+        """Check every rule, allowlist and limit, and store the task (PENDING).
+
+        Raises RequestRejected with a message for the member; nothing is stored then."""
+        config = self.lc.config
+        request = validate_request(request, config.models)
+        check_access(
+            requester,
+            allowed_channel_ids=config.allowed_channel_ids,
+            allowed_role_ids=config.allowed_role_ids,
+        )
+        for _ in range(ID_ATTEMPTS):
+            try:
+                return await self._store_new(request, requester, retry_of)
+            except DuplicateTaskId:
+                continue
+        raise RuntimeError("could not draw a free task id")
+
+    async def _store_new(
+        self, request: VideoRequest, requester: Requester, retry_of: str | None
+    ) -> VideoTask:
+        config = self.lc.config
+        now = self.lc.clock.now()
+        task = VideoTask(
+            id=new_task_id(),
+            requester_id=requester.user_id,
+            guild_id=requester.guild_id,
+            channel_id=requester.channel_id,
+            request=request,
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + config.task_timeout,
+            next_poll_at=now,
+            upload_limit=requester.upload_limit,
+            retry_of=retry_of,
+        )
+        counts = await self.lc.store.insert_within_limits(
+            task,
+            max_active=config.max_active,
+            max_daily=config.max_daily,
+            day_start=_day_start(now),
+        )
+        if counts is not None:
+            raise RequestRejected(self._limit_message(counts))
+        log.info("task %s admitted for user %s", task.id, task.requester_id)
+        return task
+
+    async def retry(self, task_id: str, requester: Requester) -> VideoTask:
+        """A new task with the same settings, counted against the limits. Not yet sent."""
+        original = await self.lc.get(task_id)
+        if original.requester_id != requester.user_id and not requester.is_admin:
+            raise NotAllowed("Only the member who asked for this video, or an admin, can retry it.")
+        return await self.admit(original.request, requester, retry_of=original.id)
+
+    async def set_location(
+        self, task_id: str, *, thread_id: int | None, status_message_id: int | None
+    ) -> VideoTask:
+        """Remember where the task's messages live (its thread and status embed)."""
+        return await self.lc.patch(
+            task_id, thread_id=thread_id, status_message_id=status_message_id
+        )
+
+    async def cancel(self, short_id: str, requester: Requester) -> VideoTask:
+        task = await self.find(short_id, requester)
+        if task.requester_id != requester.user_id and not requester.is_admin:
+            raise NotAllowed("You can only cancel your own tasks (admins can cancel any).")
+        if task.state not in ACTIVE_STATES:
+            raise RequestRejected(
+                f"Task `{task.short_id}` is already {task.state.label}; there is nothing to cancel."
+            )
+        who = "its requester" if task.requester_id == requester.user_id else "an admin"
+        done = await self.finish(
+            task,
+            TaskState.CANCELLED,
+            reason=f"Cancelled by {who}. The bot stopped waiting for it.",
+            expect=ACTIVE_STATES,
+        )
+        if done.state is not TaskState.CANCELLED:
+            raise RequestRejected(
+                f"Task `{task.short_id}` just finished as {done.state.label}; "
+                "it can't be cancelled."
+            )
+        return done
+
+    # --- the queries behind /status -----------------------------------------------------------
+
+    async def find(self, short_id: str, requester: Requester) -> VideoTask:
+        """A task by its short id, visible to members of the server it was made in (and, in
+        DMs, to its requester)."""
+        key = short_id.strip().lower().lstrip("#`").rstrip("`")[:8]
+        task = await self.lc.store.find_by_short_id(key) if len(key) == 8 else None
+        visible = task is not None and (
+            task.requester_id == requester.user_id
+            or (task.guild_id is not None and task.guild_id == requester.guild_id)
+        )
+        if task is None or not visible:
+            raise TaskNotFound(
+                f"No task `{short_id.strip()[:20]}` here. Task ids are the 8 characters shown "
+                "on the status message; `/status` lists yours."
+            )
+        return task
+
+    async def get(self, task_id: str) -> VideoTask:
+        return await self.lc.get(task_id)
+
+    async def overview(self, requester: Requester, *, recent: int = 5) -> Overview:
+        store, config = self.lc.store, self.lc.config
+        now = self.lc.clock.now()
+        unfinished = await store.user_tasks(requester.user_id, unfinished=True, limit=25)
+        finished = await store.user_tasks(requester.user_id, unfinished=False, limit=recent)
+        counts = await store.count_limits(requester.user_id, day_start=_day_start(now))
+        return Overview(
+            unfinished=unfinished,
+            recent=finished,
+            active_left=_left(config.max_active, counts.active),
+            daily_left=_left(config.max_daily, counts.today),
+            server_unfinished=(
+                await store.count_unfinished(requester.guild_id)
+                if requester.guild_id is not None
+                else len(unfinished)
+            ),
+        )
+
+    def _limit_message(self, counts: LimitCounts) -> str:
+        cfg = self.lc.config
+        if cfg.max_active and counts.active >= cfg.max_active:
+            return (
+                f"You already have {counts.active} videos in progress (the limit is "
+                f"{cfg.max_active}). Wait for one to finish, or stop one with `/cancel`."
+            )
+        return (
+            f"You have used all {cfg.max_daily} videos for today (UTC). The count resets at "
+            "midnight UTC."
+        )
+
+
+def _day_start(now: float) -> float:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+def _left(limit: int, used: int) -> int | None:
+    return None if limit == 0 else max(0, limit - used)

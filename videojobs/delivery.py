@@ -1,0 +1,136 @@
+"""Delivery: telling the requester how a finished task ended, exactly once, and showing
+progress while it runs.
+
+Delivery is NONE -> CLAIMED -> DELIVERED in the store. A CLAIMED task found after a crash (or
+a failed attempt) is first looked for in Discord (`Notifier.find_delivery`) and only sent if
+it is not there. A failed attempt is retried after `delivery_retry_delays`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from .lifecycle import Lifecycle
+from .models import DeliveryState, TaskState, VideoTask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _DeliveryRetry:
+    attempts: int = 0
+    next_at: float = 0.0
+
+
+@dataclass(slots=True)
+class _Shown:
+    state: TaskState
+    progress: int
+    at: float
+
+
+class Delivery:
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lc = lifecycle
+        self._slots = asyncio.Semaphore(lifecycle.config.delivery_concurrency)
+        self._delivering: set[str] = set()
+        self._retries: dict[str, _DeliveryRetry] = {}
+        self._shown: dict[str, _Shown] = {}
+
+    def finished(self, task: VideoTask, *, deliver: bool) -> None:
+        """A task just reached its end state: stop showing progress, deliver in the
+        background (unless told not to: the next pass's `deliver_owed` does it then)."""
+        self._shown.pop(task.id, None)
+        if deliver:
+            self._deliver_in_background(task)
+
+    def next_retry_at(self) -> float | None:
+        """When the earliest failed delivery is due to be tried again."""
+        return min((r.next_at for r in self._retries.values()), default=None)
+
+    async def deliver_owed(self) -> None:
+        """Start delivering every finished task that has not been delivered, unless it is
+        already under way in this process or waiting to retry."""
+        now = self.lc.clock.now()
+        for task in await self.lc.store.undelivered():
+            retry = self._retries.get(task.id)
+            if task.id in self._delivering or (retry and retry.next_at > now):
+                continue
+            self._deliver_in_background(task)
+
+    def _deliver_in_background(self, task: VideoTask) -> None:
+        self.lc.background.spawn(self.deliver(task), f"deliver {task.id}")
+
+    async def deliver(self, task: VideoTask) -> None:
+        """One delivery attempt, unless one is already under way in this process."""
+        if task.id in self._delivering:
+            return
+        self._delivering.add(task.id)
+        try:
+            async with self._slots:
+                await self._deliver_once(task)
+        finally:
+            self._delivering.discard(task.id)
+
+    async def _deliver_once(self, task: VideoTask) -> None:
+        store = self.lc.store
+        now = self.lc.clock.now()
+        if task.delivery is DeliveryState.DELIVERED:
+            return
+        if task.delivery is DeliveryState.NONE:
+            if not await store.claim_delivery(task.id, now):
+                return
+        else:  # CLAIMED earlier: a crash or a failed attempt. Was it sent after all?
+            try:
+                found = await self.lc.notifier.find_delivery(task)
+            except Exception:
+                log.exception("task %s: could not check for an earlier delivery", task.id)
+                await self._failed(task)
+                return
+            if found is not None:
+                await store.mark_delivered(task.id, found, now)
+                self._retries.pop(task.id, None)
+                log.info("task %s: earlier delivery found (message %s)", task.id, found)
+                return
+        try:
+            message_id = await self.lc.notifier.deliver(task)
+        except Exception:
+            log.exception("task %s: delivery failed", task.id)
+            await self._failed(task)
+            return
+        await store.mark_delivered(task.id, message_id, self.lc.clock.now())
+        self._retries.pop(task.id, None)
+        log.info("task %s delivered (message %s)", task.id, message_id)
+
+    async def _failed(self, task: VideoTask) -> None:
+        retry = self._retries.setdefault(task.id, _DeliveryRetry())
+        delays = self.lc.config.delivery_retry_delays
+        if retry.attempts >= len(delays):
+            log.error("task %s: giving up delivery after %d attempts", task.id, retry.attempts + 1)
+            await self.lc.store.mark_delivered(task.id, None, self.lc.clock.now())
+            self._retries.pop(task.id, None)
+            return
+        retry.next_at = self.lc.clock.now() + delays[retry.attempts]
+        retry.attempts += 1
+
+    # --- progress -----------------------------------------------------------------------------
+
+    def show_progress(self, task: VideoTask) -> None:
+        """Tell the notifier, in the background, when state or progress changed; at most every
+        `progress_min_interval` seconds per task."""
+        now = self.lc.clock.now()
+        shown = self._shown.get(task.id)
+        if shown is not None and (shown.state, shown.progress) == (task.state, task.progress):
+            return
+        if shown is not None and now - shown.at < self.lc.config.progress_min_interval:
+            return
+        self._shown[task.id] = _Shown(task.state, task.progress, now)
+        self.lc.background.spawn(self._send_progress(task), f"progress {task.id}")
+
+    async def _send_progress(self, task: VideoTask) -> None:
+        try:
+            await self.lc.notifier.progress(task)
+        except Exception:
+            log.warning("task %s: progress update failed", task.id, exc_info=True)

@@ -1,0 +1,85 @@
+"""What every stage of the task lifecycle shares: the settings, the ports, the poll schedule,
+the background jobs, and the few store helpers all of them use.
+
+The stages (admission, sending, polling, delivery) each hold one `Lifecycle`; the facade in
+`service.py` builds it once. Every path that ends a task goes through `finish.Finish`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .background import Background
+from .errors import TaskNotFound
+from .models import VideoTask
+from .ports import Clock, Notifier, TaskStore, VideoGateway
+from .schedule import PollSchedule
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    models: tuple[str, ...]
+    poll_interval: float = 10.0
+    task_timeout: float = 30 * 60.0
+    max_active: int = 2
+    max_daily: int = 20
+    allowed_channel_ids: frozenset[int] = frozenset()
+    allowed_role_ids: frozenset[int] = frozenset()
+    callback_url: str | None = None
+    relay_refresh: float = 15.0  # the gateway refreshes task states this often (gateway-notes)
+    first_poll_after: float = 60.0  # a video takes a minute or more: first poll then
+    poll_concurrency: int = 16
+    poll_batch: int = 1000
+    delivery_concurrency: int = 4
+    progress_min_interval: float = 10.0
+    delivery_retry_delays: tuple[float, ...] = (5.0, 15.0, 60.0, 300.0, 900.0)
+
+    @property
+    def default_model(self) -> str:
+        return self.models[0]
+
+
+class Lifecycle:
+    """The ports and shared state the stages work with."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        gateway: VideoGateway,
+        notifier: Notifier,
+        config: ServiceConfig,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.notifier = notifier
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.schedule = PollSchedule(
+            config.poll_interval,
+            relay_refresh=config.relay_refresh,
+            first_after=config.first_poll_after,
+            callbacks=config.callback_url is not None,
+        )
+        self.background = Background()
+
+    async def get(self, task_id: str) -> VideoTask:
+        task = await self.store.get(task_id)
+        if task is None:
+            raise TaskNotFound("That task no longer exists.")
+        return task
+
+    async def patch(self, task_id: str, **changes: Any) -> VideoTask:
+        """Change a few fields without undoing a concurrent state change."""
+        while True:
+            task = await self.get(task_id)
+            patched = task.evolve(**changes)
+            if await self.store.update(patched, expect_states={task.state}):
+                return patched
