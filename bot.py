@@ -86,11 +86,13 @@ class VideoBot(commands.Bot):
         report = await service.recover()
         log.info(
             "resuming: %d tasks being polled, %d never sent (sending now), %d interrupted "
-            "while sending (reported), %d results owed; next poll %s",
+            "while sending (reported), %d results owed (%d of them gave up before and are "
+            "tried again); next poll %s",
             report.polling,
             report.pending,
             report.interrupted,
             report.undelivered,
+            report.redelivering,
             "now" if report.next_poll_at is None else f"at {report.next_poll_at:.0f}",
         )
         errors.install(self.tree)

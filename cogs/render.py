@@ -7,7 +7,7 @@ import time
 import discord
 
 from videojobs.admission import Overview
-from videojobs.models import TaskState, VideoRequest, VideoTask, camera_label
+from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, camera_label
 
 COLOURS = {
     TaskState.PENDING: discord.Colour.light_grey(),
@@ -117,6 +117,9 @@ def details_embed(task: VideoTask, now: float) -> discord.Embed:
         ("Started", timestamp(task.created_at)),
         ("Finished", timestamp(task.finished_at) if task.finished_at else "—"),
     ]
+    delivery = delivery_text(task)
+    if delivery:
+        fields.append(("Result message", delivery))
     if task.retry_of:
         fields.append(("Retry of", f"`{task.retry_of[:8]}`"))
     if task.result_url:
@@ -141,6 +144,24 @@ def jump_url(task: VideoTask) -> str | None:
     )
 
 
+def delivery_text(task: VideoTask) -> str | None:
+    """Whether the message telling the requester how the task ended was posted (None while the
+    task runs)."""
+    if not task.state.is_terminal:
+        return None
+    if task.delivery is DeliveryState.DELIVERED:
+        link = jump_url(task)
+        return f"[posted]({link})" if link else "posted"
+    if task.delivery is DeliveryState.GAVE_UP:
+        return (
+            f"not posted: Discord refused it {task.delivery_attempts} times; the bot tries "
+            "again when it restarts"
+        )
+    if task.delivery_attempts:
+        return f"not posted yet: {task.delivery_attempts} attempts failed, trying again"
+    return "being posted"
+
+
 def overview_embed(view: Overview, now: float) -> discord.Embed:
     embed = discord.Embed(title="Your videos", colour=discord.Colour.blurple())
     if view.unfinished:
@@ -157,6 +178,8 @@ def overview_embed(view: Overview, now: float) -> discord.Embed:
         for t in view.recent:
             link = jump_url(t)
             where = f" · [result]({link})" if link else ""
+            if t.delivery is DeliveryState.GAVE_UP:
+                where = " · result not posted (tried again when the bot restarts)"
             lines.append(f"`{t.short_id}` {t.state.label}{where} · {clip(t.request.prompt, 40)}")
         embed.add_field(name="Recent", value=clip("\n".join(lines), 1024), inline=False)
     embed.add_field(

@@ -33,6 +33,7 @@ _POLLED = "('queued', 'running')"
 _ACTIVE = "('pending', 'submitting', 'queued', 'running')"
 _TERMINAL = "('completed', 'failed', 'timed_out', 'cancelled')"
 _UNDELIVERED = "delivery IN ('none', 'claimed')"
+_NOT_GAVE_UP = "delivery_gave_up_at IS NULL"  # GAVE_UP is 'claimed' + this set (migration 0002)
 
 # --- the one mapping between a row and a VideoTask ---------------------------------------------
 
@@ -61,6 +62,9 @@ _COLUMNS = (
     "delivery",
     "delivery_message_id",
     "delivered_at",
+    "delivery_attempts",
+    "delivery_retry_at",
+    "delivery_gave_up_at",
     "retry_of",
 )
 # What `update` writes: everything but the identity, the request, the creation time and the
@@ -110,18 +114,39 @@ def _mutable_fields(task: VideoTask) -> dict[str, Any]:
 
 def _to_row(task: VideoTask) -> dict[str, Any]:
     """Every column, for the insert."""
-    return _mutable_fields(task) | {
-        "short_id": task.short_id,
-        "requester_id": task.requester_id,
-        "guild_id": task.guild_id,
-        "channel_id": task.channel_id,
-        "request": json.dumps(task.request.to_json(), ensure_ascii=False, separators=(",", ":")),
-        "created_at": task.created_at,
-        "delivery": task.delivery.value,
-        "delivery_message_id": task.delivery_message_id,
-        "delivered_at": task.delivered_at,
-        "retry_of": task.retry_of,
-    }
+    return (
+        _mutable_fields(task)
+        | {
+            "short_id": task.short_id,
+            "requester_id": task.requester_id,
+            "guild_id": task.guild_id,
+            "channel_id": task.channel_id,
+            "request": json.dumps(
+                task.request.to_json(), ensure_ascii=False, separators=(",", ":")
+            ),
+            "created_at": task.created_at,
+            "delivery_message_id": task.delivery_message_id,
+            "delivered_at": task.delivered_at,
+            "delivery_attempts": task.delivery_attempts,
+            "delivery_retry_at": task.delivery_retry_at,
+            "retry_of": task.retry_of,
+        }
+        | _delivery_columns(task)
+    )
+
+
+def _delivery_columns(task: VideoTask) -> dict[str, Any]:
+    if task.delivery is DeliveryState.GAVE_UP:
+        gave_up_at = task.finished_at or task.updated_at
+        return {"delivery": DeliveryState.CLAIMED.value, "delivery_gave_up_at": gave_up_at}
+    return {"delivery": task.delivery.value, "delivery_gave_up_at": None}
+
+
+def _delivery_state(row: sqlite3.Row) -> DeliveryState:
+    delivery = _DELIVERIES[row["delivery"]]
+    if delivery is DeliveryState.CLAIMED and row["delivery_gave_up_at"] is not None:
+        return DeliveryState.GAVE_UP
+    return delivery
 
 
 @lru_cache(maxsize=16_384)
@@ -152,9 +177,11 @@ def _from_row(row: sqlite3.Row) -> VideoTask:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
-        delivery=_DELIVERIES[row["delivery"]],
+        delivery=_delivery_state(row),
         delivery_message_id=row["delivery_message_id"],
         delivered_at=row["delivered_at"],
+        delivery_attempts=row["delivery_attempts"],
+        delivery_retry_at=row["delivery_retry_at"],
         retry_of=row["retry_of"],
     )
 
@@ -182,9 +209,13 @@ _DUE_FOR_POLL = (
     f"{_SELECT} WHERE state IN {_POLLED} AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
 )
 _NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {_POLLED}"  # noqa: S608
-_UNDELIVERED_TASKS = (
-    f"{_SELECT} WHERE {_UNDELIVERED} AND state IN {_TERMINAL} ORDER BY finished_at, created_at"
+_OWED = f"{_UNDELIVERED} AND state IN {_TERMINAL} AND {_NOT_GAVE_UP}"
+_UNDELIVERED_TASKS = f"{_SELECT} WHERE {_OWED} ORDER BY finished_at, created_at"
+_DELIVERIES_DUE = (
+    f"{_SELECT} WHERE {_OWED} AND coalesce(delivery_retry_at, 0) <= ? "
+    "ORDER BY finished_at, created_at LIMIT ?"
 )
+_NEXT_DELIVERY_AT = f"SELECT min(delivery_retry_at) FROM tasks WHERE {_OWED}"  # noqa: S608
 _USER_UNFINISHED = (
     f"{_SELECT} WHERE requester_id = ? AND state IN {_ACTIVE} ORDER BY created_at LIMIT ?"
 )
@@ -203,12 +234,24 @@ _CLAIM_DELIVERY = (
     f"WHERE id = ? AND delivery = 'none' AND state IN {_TERMINAL}"
 )
 _MARK_DELIVERED = (
-    "UPDATE tasks SET delivery = 'delivered', delivery_message_id = ?, delivered_at = ? "
-    "WHERE id = ?"
+    "UPDATE tasks SET delivery = 'delivered', delivery_message_id = ?, delivered_at = ?, "
+    "delivery_retry_at = NULL, delivery_gave_up_at = NULL WHERE id = ?"
+)
+_DELIVERY_FAILED = (
+    "UPDATE tasks SET delivery_attempts = ?, delivery_retry_at = ? "  # noqa: S608
+    f"WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
+)
+_GIVE_UP_DELIVERY = (
+    "UPDATE tasks SET delivery_attempts = ?, delivery_retry_at = NULL, "  # noqa: S608
+    f"delivery_gave_up_at = ? WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
+)
+_REOPEN_GIVEN_UP = (
+    "UPDATE tasks SET delivery_attempts = 0, delivery_retry_at = NULL, "
+    "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
 )
 _RELEASE_DELIVERY = (
-    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL "
-    "WHERE id = ? AND delivery = 'claimed'"
+    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL, "
+    "delivery_gave_up_at = NULL WHERE id = ? AND delivery = 'claimed'"
 )
 _GET_META = "SELECT value FROM meta WHERE key = ?"
 _SET_META = (
@@ -343,6 +386,18 @@ class SqliteTaskStore:
     async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
         await self._write(_MARK_DELIVERED, (message_id, now, task_id))
 
+    async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
+        """Record a failed attempt of a CLAIMED delivery and when to try again."""
+        await self._write(_DELIVERY_FAILED, (attempts, retry_at, task_id))
+
+    async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
+        """CLAIMED -> GAVE_UP after `attempts` failed attempts."""
+        await self._write(_GIVE_UP_DELIVERY, (attempts, now, task_id))
+
+    async def reopen_given_up(self) -> int:
+        """GAVE_UP -> CLAIMED with no failures counted; returns how many."""
+        return await self._write(_REOPEN_GIVEN_UP, ())
+
     async def release_delivery(self, task_id: str) -> None:
         """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
         await self._write(_RELEASE_DELIVERY, (task_id,))
@@ -392,6 +447,15 @@ class SqliteTaskStore:
     async def undelivered(self) -> list[VideoTask]:
         """Terminal tasks whose delivery is NONE or CLAIMED, the longest finished first."""
         return await self._many(_UNDELIVERED_TASKS, ())
+
+    async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
+        """Owed deliveries not waiting for a later retry, the longest finished first."""
+        return await self._many(_DELIVERIES_DUE, (now, limit))
+
+    async def next_delivery_at(self) -> float | None:
+        """The earliest retry time among owed deliveries."""
+        value = await self._scalar(_NEXT_DELIVERY_AT)
+        return None if value is None else float(value)
 
     async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
         """A member's unfinished tasks (oldest first) or finished ones (newest first)."""

@@ -67,6 +67,8 @@ class MemoryStore:
             delivery=current.delivery,
             delivery_message_id=current.delivery_message_id,
             delivered_at=current.delivered_at,
+            delivery_attempts=current.delivery_attempts,
+            delivery_retry_at=current.delivery_retry_at,
         )
         return True
 
@@ -84,11 +86,38 @@ class MemoryStore:
 
     async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
         self.tasks[task_id] = self.tasks[task_id].evolve(
-            delivery=DeliveryState.DELIVERED, delivery_message_id=message_id, delivered_at=now
+            delivery=DeliveryState.DELIVERED,
+            delivery_message_id=message_id,
+            delivered_at=now,
+            delivery_retry_at=None,
         )
 
+    async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
+        task = self.tasks[task_id]
+        if task.delivery is DeliveryState.CLAIMED:
+            self.tasks[task_id] = task.evolve(
+                delivery_attempts=attempts, delivery_retry_at=retry_at
+            )
+
+    async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
+        task = self.tasks[task_id]
+        if task.delivery is DeliveryState.CLAIMED:
+            self.tasks[task_id] = task.evolve(
+                delivery=DeliveryState.GAVE_UP, delivery_attempts=attempts, delivery_retry_at=None
+            )
+
+    async def reopen_given_up(self) -> int:
+        given_up = [t for t in self.tasks.values() if t.delivery is DeliveryState.GAVE_UP]
+        for task in given_up:
+            self.tasks[task.id] = task.evolve(
+                delivery=DeliveryState.CLAIMED, delivery_attempts=0, delivery_retry_at=None
+            )
+        return len(given_up)
+
     async def release_delivery(self, task_id: str) -> None:
-        self.tasks[task_id] = self.tasks[task_id].evolve(delivery=DeliveryState.NONE)
+        task = self.tasks[task_id]
+        if task.delivery is DeliveryState.CLAIMED:
+            self.tasks[task_id] = task.evolve(delivery=DeliveryState.NONE, delivery_retry_at=None)
 
     async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
         due = [t for t in self.tasks.values() if t.state in POLLED_STATES and t.next_poll_at <= now]
@@ -102,11 +131,16 @@ class MemoryStore:
         return [t for t in self.tasks.values() if t.state in states]
 
     async def undelivered(self) -> list[VideoTask]:
-        return [
-            t
-            for t in self.tasks.values()
-            if t.state in TERMINAL_STATES and t.delivery is not DeliveryState.DELIVERED
-        ]
+        owed = [t for t in self.tasks.values() if t.state in TERMINAL_STATES and t.delivery.is_owed]
+        return sorted(owed, key=lambda t: (t.finished_at or 0, t.created_at))
+
+    async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
+        owed = await self.undelivered()
+        return [t for t in owed if (t.delivery_retry_at or 0) <= now][:limit]
+
+    async def next_delivery_at(self) -> float | None:
+        owed = await self.undelivered()
+        return min((t.delivery_retry_at for t in owed if t.delivery_retry_at), default=None)
 
     async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
         mine = [t for t in self.tasks.values() if t.requester_id == user_id]

@@ -3,7 +3,10 @@ progress while it runs.
 
 Delivery is NONE -> CLAIMED -> DELIVERED in the store. A CLAIMED task found after a crash (or
 a failed attempt) is first looked for in Discord (`Notifier.find_delivery`) and only sent if
-it is not there. A failed attempt is retried after `delivery_retry_delays`.
+it is not there. A failed attempt is retried after `delivery_retry_delays`; the attempts and
+the next try are kept in the store, so a restart carries on where the last process stopped.
+When every delay is used up the delivery gives up (GAVE_UP: not delivered, shown in /status)
+until the next start, which tries it again.
 """
 
 from __future__ import annotations
@@ -19,12 +22,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class _DeliveryRetry:
-    attempts: int = 0
-    next_at: float = 0.0
-
-
-@dataclass(slots=True)
 class _Shown:
     state: TaskState
     progress: int
@@ -35,8 +32,7 @@ class Delivery:
     def __init__(self, lifecycle: Lifecycle) -> None:
         self.lc = lifecycle
         self._slots = asyncio.Semaphore(lifecycle.config.delivery_concurrency)
-        self._delivering: set[str] = set()
-        self._retries: dict[str, _DeliveryRetry] = {}
+        self._delivering: set[str] = set()  # under way in this process
         self._shown: dict[str, _Shown] = {}
 
     def finished(self, task: VideoTask, *, deliver: bool) -> None:
@@ -46,19 +42,25 @@ class Delivery:
         if deliver:
             self._deliver_in_background(task)
 
-    def next_retry_at(self) -> float | None:
+    async def next_retry_at(self) -> float | None:
         """When the earliest failed delivery is due to be tried again."""
-        return min((r.next_at for r in self._retries.values()), default=None)
+        return await self.lc.store.next_delivery_at()
+
+    async def recover(self) -> int:
+        """At start-up: deliveries that gave up in an earlier run are tried again. Returns how
+        many."""
+        reopened = await self.lc.store.reopen_given_up()
+        if reopened:
+            log.warning("%d deliveries that gave up earlier are tried again", reopened)
+        return reopened
 
     async def deliver_owed(self) -> None:
-        """Start delivering every finished task that has not been delivered, unless it is
-        already under way in this process or waiting to retry."""
-        now = self.lc.clock.now()
-        for task in await self.lc.store.undelivered():
-            retry = self._retries.get(task.id)
-            if task.id in self._delivering or (retry and retry.next_at > now):
-                continue
-            self._deliver_in_background(task)
+        """Start delivering every finished task that is owed a delivery now (not waiting for a
+        retry), unless it is already under way in this process."""
+        lc = self.lc
+        for task in await lc.store.deliveries_due(lc.clock.now(), lc.config.poll_batch):
+            if task.id not in self._delivering:
+                self._deliver_in_background(task)
 
     def _deliver_in_background(self, task: VideoTask) -> None:
         self.lc.background.spawn(self.deliver(task), f"deliver {task.id}")
@@ -77,7 +79,7 @@ class Delivery:
     async def _deliver_once(self, task: VideoTask) -> None:
         store = self.lc.store
         now = self.lc.clock.now()
-        if task.delivery is DeliveryState.DELIVERED:
+        if not task.delivery.is_owed:
             return
         if task.delivery is DeliveryState.NONE:
             if not await store.claim_delivery(task.id, now):
@@ -91,7 +93,6 @@ class Delivery:
                 return
             if found is not None:
                 await store.mark_delivered(task.id, found, now)
-                self._retries.pop(task.id, None)
                 log.info("task %s: earlier delivery found (message %s)", task.id, found)
                 return
         try:
@@ -101,19 +102,23 @@ class Delivery:
             await self._failed(task)
             return
         await store.mark_delivered(task.id, message_id, self.lc.clock.now())
-        self._retries.pop(task.id, None)
         log.info("task %s delivered (message %s)", task.id, message_id)
 
     async def _failed(self, task: VideoTask) -> None:
-        retry = self._retries.setdefault(task.id, _DeliveryRetry())
+        """Count the failed attempt in the store; retry later, or give up until the next start."""
         delays = self.lc.config.delivery_retry_delays
-        if retry.attempts >= len(delays):
-            log.error("task %s: giving up delivery after %d attempts", task.id, retry.attempts + 1)
-            await self.lc.store.mark_delivered(task.id, None, self.lc.clock.now())
-            self._retries.pop(task.id, None)
+        failures = task.delivery_attempts + 1
+        now = self.lc.clock.now()
+        if task.delivery_attempts >= len(delays):
+            log.error(
+                "task %s: delivery gave up after %d attempts; it is tried again at the next start",
+                task.id,
+                failures,
+            )
+            await self.lc.store.give_up_delivery(task.id, attempts=failures, now=now)
             return
-        retry.next_at = self.lc.clock.now() + delays[retry.attempts]
-        retry.attempts += 1
+        retry_at = now + delays[task.delivery_attempts]
+        await self.lc.store.delivery_failed(task.id, attempts=failures, retry_at=retry_at)
 
     # --- progress -----------------------------------------------------------------------------
 

@@ -55,8 +55,14 @@ POLLED_STATES = frozenset({TaskState.QUEUED, TaskState.RUNNING})
 
 class DeliveryState(enum.StrEnum):
     NONE = "none"
-    CLAIMED = "claimed"  # a delivery is (or was, before a crash) under way
+    CLAIMED = "claimed"  # a delivery is (or was, before a crash) under way, or will be retried
     DELIVERED = "delivered"
+    GAVE_UP = "gave_up"  # every attempt failed: not delivered; tried again at the next start
+
+    @property
+    def is_owed(self) -> bool:
+        """Whether a delivery is still to be made (or retried) in this run."""
+        return self in (DeliveryState.NONE, DeliveryState.CLAIMED)
 
 
 # --- camera moves -----------------------------------------------------------------------------
@@ -252,6 +258,8 @@ class VideoTask:
     delivery: DeliveryState = DeliveryState.NONE
     delivery_message_id: int | None = None
     delivered_at: float | None = None
+    delivery_attempts: int = 0  # failed delivery attempts so far
+    delivery_retry_at: float | None = None  # when the next delivery attempt is due
     retry_of: str | None = None
 
     @property

@@ -32,6 +32,15 @@ class LimitCounts:
 
 
 class TaskStore(Protocol):
+    """Where tasks live. Every fact needed to finish a task after a restart is here.
+
+    Work is handed out only through `due_for_poll` and `deliveries_due`, and every write that
+    moves a task on is a compare-and-set (`update` with `expect_states`, `claim_delivery`). So
+    a store shared by several processes can add "which process holds this task, until when"
+    (leases) behind these methods — take a lease on what it hands out, skip what another live
+    process holds — without any change to the stages that call them.
+    """
+
     async def insert_within_limits(
         self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
     ) -> LimitCounts | None:
@@ -64,7 +73,24 @@ class TaskStore(Protocol):
         """NONE -> CLAIMED for a task in a terminal state; False if someone else has it."""
         ...
 
-    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None: ...
+    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
+        """-> DELIVERED, with the message that did it (clears any retry)."""
+        ...
+
+    async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
+        """A CLAIMED task's delivery attempt failed: `attempts` failures so far, the next
+        attempt due at `retry_at` (until then `deliveries_due` leaves it out)."""
+        ...
+
+    async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
+        """CLAIMED -> GAVE_UP after `attempts` failures: not delivered, not retried in this run."""
+        ...
+
+    async def reopen_given_up(self) -> int:
+        """GAVE_UP -> CLAIMED with no failures counted (at start-up: try those again; CLAIMED,
+        so an attempt that did reach Discord is found before anything is sent). Returns how
+        many."""
+        ...
 
     async def release_delivery(self, task_id: str) -> None:
         """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
@@ -81,7 +107,16 @@ class TaskStore(Protocol):
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]: ...
 
     async def undelivered(self) -> list[VideoTask]:
-        """Terminal tasks whose delivery is NONE or CLAIMED."""
+        """Terminal tasks whose delivery is NONE or CLAIMED (owed, whenever due)."""
+        ...
+
+    async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
+        """Terminal tasks owed a delivery now: NONE, or CLAIMED with no retry due after `now`;
+        the longest finished first."""
+        ...
+
+    async def next_delivery_at(self) -> float | None:
+        """The earliest retry time among deliveries waiting to be retried."""
         ...
 
     async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:

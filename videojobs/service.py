@@ -40,6 +40,7 @@ class RecoveryReport:
     pending: int = 0
     polling: int = 0
     undelivered: int = 0
+    redelivering: int = 0  # deliveries that gave up in an earlier run, tried again
     next_poll_at: float | None = None
 
 
@@ -103,7 +104,7 @@ class VideoJobsService:
 
     async def next_wakeup(self) -> float | None:
         """When the poller should run next (None: nothing to poll)."""
-        candidates = [await self.store.next_poll_at(), self.delivery.next_retry_at()]
+        candidates = [await self.store.next_poll_at(), await self.delivery.next_retry_at()]
         if self.sending.resuming:
             candidates.append(self.lifecycle.clock.now())
         return min((t for t in candidates if t is not None), default=None)
@@ -111,10 +112,12 @@ class VideoJobsService:
     async def recover(self) -> RecoveryReport:
         """At start-up, before any new command: settle what the last process left behind."""
         sent = await self.sending.recover()
+        redelivering = await self.delivery.recover()
         store = self.store
         return RecoveryReport(
             interrupted=sent.interrupted,
             pending=sent.pending,
+            redelivering=redelivering,
             polling=len(await store.in_states(POLLED_STATES)),
             undelivered=len(await store.undelivered()),
             next_poll_at=await store.next_poll_at(),

@@ -166,13 +166,16 @@ def write_migrations(directory: Path, extra: dict[str, str]) -> Path:
 
 async def test_a_failing_migration_rolls_back_everything(tmp_path: Path) -> None:
     """A bad migration leaves an empty database empty: no table of the good ones, version 0."""
+    bad = f"{len(load_migrations()) + 1:04d}_bad.sql"  # after the real ones
     migrations = write_migrations(
         tmp_path / "migrations",
-        {"0002_bad.sql": "CREATE TABLE extra (x INTEGER);\nINSERT INTO nowhere VALUES (1);\n"},
+        {bad: "CREATE TABLE extra (x INTEGER);\nINSERT INTO nowhere VALUES (1);\n"},
     )
     conn = await aiosqlite.connect(tmp_path / "bot.sqlite3", isolation_level=None)
     try:
-        with pytest.raises(MigrationError, match=r"0002_bad\.sql failed: no such table: nowhere"):
+        with pytest.raises(
+            MigrationError, match=rf"{re.escape(bad)} failed: no such table: nowhere"
+        ):
             await migrate(conn, migrations)
         assert await scalar(conn, "PRAGMA user_version") == 0
         assert await table_names(conn) == set()
@@ -200,8 +203,10 @@ async def test_a_failing_migration_leaves_the_version_unchanged(
 
 def test_migrations_must_be_numbered_without_gaps(tmp_path: Path) -> None:
     """A gap in the numbering is refused before anything runs."""
-    migrations = write_migrations(tmp_path / "migrations", {"0003_later.sql": "SELECT 1;"})
-    with pytest.raises(MigrationError, match="should be numbered 0002"):
+    latest = len(load_migrations())
+    gap = {f"{latest + 2:04d}_later.sql": "SELECT 1;"}  # one number skipped
+    migrations = write_migrations(tmp_path / "migrations", gap)
+    with pytest.raises(MigrationError, match=f"should be numbered {latest + 1:04d}"):
         load_migrations(migrations)
 
 
@@ -564,6 +569,90 @@ async def test_undelivered_lists_finished_tasks_not_yet_delivered(store: SqliteT
     assert [t.id for t in await store.undelivered()] == [waiting.id, claimed.id]
 
 
+async def test_a_failed_delivery_waits_for_its_next_try(store: SqliteTaskStore) -> None:
+    """delivery_failed keeps the attempts and the next try: not due before it, due after."""
+    task = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
+    await store.claim_delivery(task.id, NOW)
+
+    await store.delivery_failed(task.id, attempts=1, retry_at=NOW + 60)
+
+    stored = await store.get(task.id)
+    assert stored is not None and stored.delivery is DeliveryState.CLAIMED
+    assert (stored.delivery_attempts, stored.delivery_retry_at) == (1, NOW + 60)
+    assert await store.deliveries_due(NOW + 59, 10) == []
+    assert [t.id for t in await store.deliveries_due(NOW + 60, 10)] == [task.id]
+    assert await store.next_delivery_at() == NOW + 60
+    assert [t.id for t in await store.undelivered()] == [task.id]
+
+
+async def test_deliveries_due_are_the_owed_ones_longest_finished_first(
+    store: SqliteTaskStore,
+) -> None:
+    """NONE and CLAIMED deliveries of finished tasks, at most `limit`, oldest finish first."""
+    later = await insert(store, state=TaskState.FAILED, finished_at=NOW + 1)
+    first = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
+    third = await insert(store, state=TaskState.CANCELLED, finished_at=NOW + 2)
+    await insert(store, state=TaskState.RUNNING)
+    await store.claim_delivery(later.id, NOW)
+
+    assert [t.id for t in await store.deliveries_due(NOW, 10)] == [first.id, later.id, third.id]
+    assert [t.id for t in await store.deliveries_due(NOW, 2)] == [first.id, later.id]
+    assert await store.next_delivery_at() is None
+
+
+async def test_a_delivery_that_gave_up_is_its_own_state(store: SqliteTaskStore) -> None:
+    """GAVE_UP is neither delivered nor owed in this run; reopening makes it CLAIMED again."""
+    task = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
+    await store.claim_delivery(task.id, NOW)
+    await store.delivery_failed(task.id, attempts=1, retry_at=NOW + 5)
+
+    await store.give_up_delivery(task.id, attempts=2, now=NOW + 5)
+
+    stored = await store.get(task.id)
+    assert stored is not None and stored.delivery is DeliveryState.GAVE_UP
+    assert (stored.delivery_attempts, stored.delivery_retry_at) == (2, None)
+    assert stored.delivery_message_id is None
+    assert await store.undelivered() == []
+    assert await store.deliveries_due(NOW + 1e6, 10) == []
+    assert await store.next_delivery_at() is None
+    assert await store.claim_delivery(task.id, NOW + 6) is False
+
+    assert await store.reopen_given_up() == 1
+
+    reopened = await store.get(task.id)
+    assert reopened is not None and reopened.delivery is DeliveryState.CLAIMED
+    assert (reopened.delivery_attempts, reopened.delivery_retry_at) == (0, None)
+    assert [t.id for t in await store.deliveries_due(NOW + 6, 10)] == [task.id]
+    assert await store.reopen_given_up() == 0
+
+
+async def test_a_given_up_task_survives_a_round_trip(store: SqliteTaskStore) -> None:
+    """A task inserted as GAVE_UP reads back as GAVE_UP with its attempts."""
+    task = make_task(
+        state=TaskState.FAILED,
+        finished_at=NOW,
+        delivery=DeliveryState.GAVE_UP,
+        delivery_attempts=6,
+    )
+    assert await store.insert_within_limits(task, **NO_LIMITS) is None
+
+    assert await store.get(task.id) == task
+
+
+async def test_marking_delivered_clears_the_retry(store: SqliteTaskStore) -> None:
+    """A delivery that succeeds on a retry leaves no retry time behind."""
+    task = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
+    await store.claim_delivery(task.id, NOW)
+    await store.delivery_failed(task.id, attempts=1, retry_at=NOW + 5)
+
+    await store.mark_delivered(task.id, BIG_ID, NOW + 5)
+
+    stored = await store.get(task.id)
+    assert stored is not None and stored.delivery is DeliveryState.DELIVERED
+    assert stored.delivery_retry_at is None and stored.delivery_attempts == 1
+    assert await store.next_delivery_at() is None
+
+
 # --- limits -------------------------------------------------------------------------------------
 
 
@@ -708,6 +797,9 @@ async def test_next_poll_at_is_none_without_polled_tasks(store: SqliteTaskStore)
         (sql._DUE_FOR_POLL, (NOW, 10), "tasks_poll"),
         (sql._NEXT_POLL_AT, (), "tasks_poll"),
         (sql._UNDELIVERED_TASKS, (), "tasks_undelivered"),
+        (sql._DELIVERIES_DUE, (NOW, 10), "tasks_undelivered"),
+        (sql._NEXT_DELIVERY_AT, (), "tasks_undelivered"),
+        (sql._REOPEN_GIVEN_UP, (), "tasks_delivery_gave_up"),
         (sql._USER_UNFINISHED, (111, 10), "tasks_requester_unfinished"),
         (sql._COUNT_UNFINISHED_GUILD, (222,), "tasks_guild_unfinished"),
         (sql._COUNT_UNFINISHED_ALL, (), "tasks_guild_unfinished"),
