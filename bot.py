@@ -11,8 +11,10 @@ import logging
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -23,57 +25,46 @@ from cogs.delivery import DetailsButton, DiscordNotifier, RetryButton
 from cogs.front import Front
 from cogs.poller import PollerCog
 from cogs.status import StatusCog
+from cogs.telemetry import discord_trace
 from cogs.video import build_video_command
 from config import Settings, SettingsError, load_settings
 from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
+from observability import logs
+from observability.prometheus import PrometheusMetrics
+from observability.server import Health, ops_app, start_ops_server
 from storage import MigrationError, SqliteTaskStore
 from videojobs.lifecycle import ServiceConfig
+from videojobs.ports import Metrics
 from videojobs.service import VideoJobsService
 
 log = logging.getLogger("bot")
 
 COMMAND_HASH_KEY = "command_tree_hash"
 SHUTDOWN_GRACE = 20.0
+HEALTH_MIN_AGE = 60.0  # the poller counts as stalled after max(this, 3 poll intervals)
 EXIT_BAD_SETTINGS = 2
 
 
-class RedactSecrets(logging.Filter):
-    """A last line of defence: no log line ever carries the token or the API key."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
-        return True
-
-
 def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
-    )
-    handler.addFilter(RedactSecrets([settings.discord_token, settings.kling_api_key]))
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    logging.getLogger("discord").setLevel(
-        max(logging.INFO, logging.getLevelName(settings.log_level))
-    )
+    secrets = [settings.discord_token, settings.kling_api_key, settings.database_url or ""]
+    logs.configure_logging(settings.log_level, settings.log_format, secrets)
 
 
 class VideoBot(commands.Bot):
-    def __init__(self, settings: Settings, heartbeat_path: Path) -> None:
+    def __init__(
+        self, settings: Settings, heartbeat_path: Path, metrics: Metrics | None = None
+    ) -> None:
+        options: dict[str, Any] = {}
+        if metrics is not None:  # 429s and first responses, seen in discord.py's own traffic
+            options["http_trace"] = discord_trace(metrics)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents(guilds=True),
             help_command=None,
             allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+            **options,
         )
         self.settings = settings
         self.heartbeat_path = heartbeat_path
@@ -109,6 +100,21 @@ class VideoBot(commands.Bot):
         )
         self.add_dynamic_items(RetryButton, DetailsButton)
         await self.sync_commands_if_changed()
+
+    def health(self) -> Health:
+        """Healthy while connected to Discord and the poller ran recently (GET /healthz)."""
+        if not self.accepting or self.is_closed():
+            return Health(False, "the bot is stopping")
+        if not self.is_ready() or self.ws is None or not self.ws.open:
+            return Health(False, "not connected to Discord")
+        poller = self.get_cog("PollerCog")
+        last_pass = poller.last_pass if isinstance(poller, PollerCog) else None
+        if last_pass is None:
+            return Health(False, "the poller has not run yet")
+        age = time.monotonic() - last_pass
+        if age > max(HEALTH_MIN_AGE, 3 * self.settings.poll_interval_seconds):
+            return Health(False, f"the poller's last pass was {age:.0f} s ago")
+        return Health(True, f"connected; the poller's last pass was {age:.0f} s ago")
 
     async def _accepting(self, interaction: discord.Interaction) -> bool:
         if not self.accepting:
@@ -188,15 +194,20 @@ async def run(settings: Settings) -> int:
     except (OSError, sqlite3.Error, MigrationError) as exc:
         print(f"DATABASE_PATH: can't open {settings.database_path}: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    metrics = PrometheusMetrics() if settings.metrics_listen else None
     async with aiohttp.ClientSession() as session, gateway_base(settings) as base:
-        bot = VideoBot(settings, heartbeat)
+        bot = VideoBot(settings, heartbeat, metrics)
         gateway = GatewayClient(
-            session, base_url=base, api_key=settings.kling_api_key, style=settings.kling_api_style
+            session,
+            base_url=base,
+            api_key=settings.kling_api_key,
+            style=settings.kling_api_style,
+            metrics=metrics,
         )
         service = VideoJobsService(
             store,
             gateway,
-            DiscordNotifier(bot, session),
+            DiscordNotifier(bot, session, metrics),
             ServiceConfig(
                 models=settings.kling_models,
                 poll_interval=settings.poll_interval_seconds,
@@ -207,6 +218,7 @@ async def run(settings: Settings) -> int:
                 allowed_role_ids=settings.allowed_role_ids,
                 callback_url=settings.callback_public_url,
             ),
+            metrics=metrics,
         )
         bot.front = Front(
             service=service,
@@ -215,6 +227,10 @@ async def run(settings: Settings) -> int:
             max_daily=settings.daily_tasks_per_user,
             task_timeout_minutes=settings.task_timeout_minutes,
         )
+        ops = None
+        if settings.metrics_listen and metrics is not None:
+            app = ops_app(metrics, bot.health, lambda: store.count_unfinished(None))
+            ops = await start_ops_server(settings.metrics_listen, app)
         callbacks = None
         if settings.callback_listen and settings.callback_public_url:
             callbacks = await start_callback_server(
@@ -238,6 +254,8 @@ async def run(settings: Settings) -> int:
             await service.drain(SHUTDOWN_GRACE)
             if callbacks is not None:
                 await callbacks.cleanup()
+            if ops is not None:
+                await ops.cleanup()
             await store.close()
             log.info("stopped")
     return 0

@@ -15,6 +15,8 @@ import aiohttp
 import discord
 
 from videojobs.models import TaskState, VideoTask
+from videojobs.ports import Metrics
+from videojobs.telemetry import NoMetrics
 
 from . import render
 from .errors import reply_error
@@ -33,9 +35,15 @@ class TooLarge(Exception):
 
 
 class DiscordNotifier:
-    def __init__(self, client: discord.Client, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        session: aiohttp.ClientSession,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.client = client
         self.session = session
+        self.metrics: Metrics = metrics or NoMetrics()
 
     async def progress(self, task: VideoTask) -> None:
         await self._edit_status(task)
@@ -118,7 +126,13 @@ class DiscordNotifier:
         )
 
     async def _download(self, url: str, limit: int) -> bytes:
-        async with self.session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
+        try:
+            response = await self.session.get(url, timeout=DOWNLOAD_TIMEOUT)
+        except (aiohttp.ClientError, TimeoutError):
+            self.metrics.gateway_request("download", "error")
+            raise
+        self.metrics.gateway_request("download", str(response.status))
+        async with response:
             response.raise_for_status()
             if response.content_length is not None and response.content_length > limit:
                 raise TooLarge

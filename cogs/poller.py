@@ -34,6 +34,7 @@ class PollerCog(commands.Cog):
         self.max_sleep = max_sleep
         self.heartbeat_path = heartbeat_path
         self.passes = 0
+        self.last_pass: float | None = None  # time.monotonic() at the end of the last pass
 
     async def cog_load(self) -> None:
         self.loop.start()
@@ -47,6 +48,7 @@ class PollerCog(commands.Cog):
         try:
             report = await self.service.run_pass()
             self.passes += 1
+            self.last_pass = time.monotonic()
             if report.polled or report.sent:
                 log.debug("pass: %s", report)
         except Exception:

@@ -27,6 +27,8 @@ import aiohttp
 
 from videojobs.errors import GatewayError
 from videojobs.models import SIZE_FOR_ASPECT, GatewayState, GenerationRequest, TaskSnapshot
+from videojobs.ports import Metrics
+from videojobs.telemetry import NoMetrics
 
 from .errors import (
     describe_failure,
@@ -85,6 +87,7 @@ class GatewayClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 20.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         if style not in STYLES:
             raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
@@ -103,6 +106,7 @@ class GatewayClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        self._metrics: Metrics = metrics or NoMetrics()
 
     def __repr__(self) -> str:
         return f"GatewayClient(base_url={self._base_url!r}, style={self._style!r})"
@@ -200,6 +204,7 @@ class GatewayClient:
         return delay
 
     async def _attempt(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        kind = "create" if method == "POST" else "fetch"
         try:
             async with self._session.request(
                 method,
@@ -211,8 +216,10 @@ class GatewayClient:
                 status, headers = response.status, response.headers
                 raw = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._metrics.gateway_request(kind, "error")
             # `from None`: aiohttp's exceptions carry the request, and so the key.
             raise error_from_exception(exc, secrets=self._secrets) from None
+        self._metrics.gateway_request(kind, str(status))
         text = raw.decode("utf-8", errors="replace")
         logger.debug("gateway %s %s -> %d (%d bytes)", method, path, status, len(raw))
         if not 200 <= status < 300:

@@ -17,6 +17,7 @@ from .lifecycle import Lifecycle
 from .models import ACTIVE_STATES, Requester, TaskState, VideoRequest, VideoTask, new_task_id
 from .ports import LimitCounts
 from .rules import check_access, validate_request
+from .telemetry import bind
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class Admission:
         )
         if counts is not None:
             raise RequestRejected(self._limit_message(counts))
+        self.lc.metrics.task_admitted()
+        bind(task)
         log.info("task %s admitted for user %s", task.id, task.requester_id)
         return task
 

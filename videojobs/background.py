@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 from typing import Any
+
+from .models import VideoTask
+from .telemetry import bind
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +21,14 @@ class Background:
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[object]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
+    def spawn(
+        self, coro: Coroutine[Any, Any, object], name: str, about: VideoTask | None = None
+    ) -> None:
+        """Run `coro` in the background; with `about`, its log lines carry that task's ids."""
+        context = contextvars.copy_context()
+        if about is not None:
+            context.run(bind, about)
+        task = asyncio.create_task(coro, name=name, context=context)
         self.tasks.add(task)
         task.add_done_callback(self._done)
 

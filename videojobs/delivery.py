@@ -63,7 +63,7 @@ class Delivery:
                 self._deliver_in_background(task)
 
     def _deliver_in_background(self, task: VideoTask) -> None:
-        self.lc.background.spawn(self.deliver(task), f"deliver {task.id}")
+        self.lc.background.spawn(self.deliver(task), f"deliver {task.id}", task)
 
     async def deliver(self, task: VideoTask) -> None:
         """One delivery attempt, unless one is already under way in this process."""
@@ -101,7 +101,9 @@ class Delivery:
             log.exception("task %s: delivery failed", task.id)
             await self._failed(task)
             return
-        await store.mark_delivered(task.id, message_id, self.lc.clock.now())
+        delivered_at = self.lc.clock.now()
+        await store.mark_delivered(task.id, message_id, delivered_at)
+        self.lc.metrics.delivered(delivered_at - (task.finished_at or delivered_at))
         log.info("task %s delivered (message %s)", task.id, message_id)
 
     async def _failed(self, task: VideoTask) -> None:
@@ -132,7 +134,7 @@ class Delivery:
         if shown is not None and now - shown.at < self.lc.config.progress_min_interval:
             return
         self._shown[task.id] = _Shown(task.state, task.progress, now)
-        self.lc.background.spawn(self._send_progress(task), f"progress {task.id}")
+        self.lc.background.spawn(self._send_progress(task), f"progress {task.id}", task)
 
     async def _send_progress(self, task: VideoTask) -> None:
         try:

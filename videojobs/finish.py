@@ -29,10 +29,12 @@ class Finish:
         progress: int | None = None,
         expect: Collection[TaskState] | None = None,
         deliver: bool = True,
+        outcome: str | None = None,
     ) -> VideoTask:
         """End `task` in `state` if its stored state is still one of `expect` (default: the
         state it was read in). Returns the task as stored: finished here, or as someone else
-        left it. With `deliver=False` the next pass delivers it."""
+        left it. With `deliver=False` the next pass delivers it. It is counted under `outcome`
+        (default: the state)."""
         now = self.lc.clock.now()
         done = task.evolve(
             state=state,
@@ -44,6 +46,7 @@ class Finish:
         )
         if not await self.lc.store.update(done, expect_states=expect or {task.state}):
             return await self.lc.get(task.id)
+        self.lc.metrics.task_finished(outcome or state.value)
         log.info("task %s %s%s", task.id, state.label, f": {reason}" if reason else "")
         self.delivery.finished(done, deliver=deliver)
         return done

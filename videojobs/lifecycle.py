@@ -14,8 +14,9 @@ from typing import Any
 from .background import Background
 from .errors import TaskNotFound
 from .models import VideoTask
-from .ports import Clock, Notifier, TaskStore, VideoGateway
+from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
 from .schedule import PollSchedule
+from .telemetry import NoMetrics
 
 
 class SystemClock:
@@ -56,12 +57,14 @@ class Lifecycle:
         notifier: Notifier,
         config: ServiceConfig,
         clock: Clock | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
         self.notifier = notifier
         self.config = config
         self.clock: Clock = clock or SystemClock()
+        self.metrics: Metrics = metrics or NoMetrics()
         self.schedule = PollSchedule(
             config.poll_interval,
             relay_refresh=config.relay_refresh,

@@ -18,6 +18,7 @@ from .errors import GatewayError
 from .finish import Finish
 from .lifecycle import Lifecycle
 from .models import POLLED_STATES, GatewayState, TaskSnapshot, TaskState, VideoTask
+from .telemetry import bind
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Polling:
         running = task.state is TaskState.RUNNING  # then most likely finished
         lc.schedule.hinted(task_id, now, result_expected=running)
         if running:  # its result is polled at once, not after the poller's next pass
-            lc.background.spawn(self._poll_hinted(task), f"hinted poll {task_id}")
+            lc.background.spawn(self._poll_hinted(task), f"hinted poll {task_id}", task)
         else:
             await lc.store.update(task.evolve(next_poll_at=now), expect_states=POLLED_STATES)
         self.requested.set()
@@ -97,6 +98,7 @@ class Polling:
         self.requested.set()  # the poller's next pass sees to what follows
 
     async def _poll_one(self, task: VideoTask, later: list[_Later]) -> Outcome:
+        bind(task)  # each poll runs in an asyncio task of its own (gather, or a background job)
         lc = self.lc
         if lc.clock.now() >= task.deadline_at:
             minutes = lc.config.task_timeout / 60

@@ -147,3 +147,33 @@ class Notifier(Protocol):
         """Tell the requester the task's outcome (video, failure, time-out or cancel).
         Returns the id of the message that did it. Raises on failure (delivery is retried)."""
         ...
+
+
+class Metrics(Protocol):
+    """What the bot counts, for an operator (Prometheus, in production). Every method is cheap
+    and never raises; `videojobs.telemetry.NoMetrics` does nothing."""
+
+    def task_admitted(self) -> None:
+        """A task passed the rules and limits and was stored."""
+        ...
+
+    def task_finished(self, outcome: str) -> None:
+        """A task ended: completed, failed, timed_out, cancelled or interrupted."""
+        ...
+
+    def gateway_request(self, kind: str, status: str) -> None:
+        """One HTTP request to the gateway or its CDN: kind create, fetch or download; status
+        the HTTP status, or `error` when no answer came."""
+        ...
+
+    def acknowledged(self, seconds: float) -> None:
+        """An interaction got its first response this long after it was made."""
+        ...
+
+    def delivered(self, seconds: float) -> None:
+        """A finished task was delivered this long after its result became known."""
+        ...
+
+    def discord_rate_limited(self) -> None:
+        """Discord answered a request with 429."""
+        ...

@@ -17,6 +17,7 @@ from .errors import GatewayError
 from .finish import Finish
 from .lifecycle import Lifecycle
 from .models import GatewayState, GenerationRequest, TaskState, VideoTask
+from .telemetry import bind
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Sending:
         """Send a PENDING task to the gateway, once. Failures end the task and tell its owner."""
         lc = self.lc
         task = await lc.get(task_id)
+        bind(task)
         now = lc.clock.now()
         sending = task.evolve(
             state=TaskState.SUBMITTING, attempts=task.attempts + 1, updated_at=now
@@ -88,7 +90,13 @@ class Sending:
         interrupted = await store.in_states({TaskState.SUBMITTING})
         for task in interrupted:
             log.warning("task %s was being sent when the bot stopped", task.id)
-            await self.finish(task, TaskState.FAILED, reason=INTERRUPTED_REASON, deliver=False)
+            await self.finish(
+                task,
+                TaskState.FAILED,
+                reason=INTERRUPTED_REASON,
+                deliver=False,
+                outcome="interrupted",
+            )
         pending = await store.in_states({TaskState.PENDING})
         self._resume = [task.id for task in pending]
         return SendingRecovery(interrupted=len(interrupted), pending=len(pending))

@@ -21,7 +21,7 @@ from .finish import Finish
 from .lifecycle import Lifecycle, ServiceConfig
 from .models import POLLED_STATES, Requester, VideoRequest, VideoTask
 from .polling import Polling
-from .ports import Clock, Notifier, TaskStore, VideoGateway
+from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
 from .schedule import PollSchedule
 from .sending import Sending
 
@@ -52,8 +52,9 @@ class VideoJobsService:
         notifier: Notifier,
         config: ServiceConfig,
         clock: Clock | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock)
+        self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock, metrics)
         self.delivery = Delivery(lc)
         finish = Finish(lc, self.delivery)
         self.admission = Admission(lc, finish)
