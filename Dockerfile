@@ -23,6 +23,7 @@ COPY videojobs/ videojobs/
 COPY gateway/ gateway/
 COPY storage/ storage/
 COPY cogs/ cogs/
+COPY observability/ observability/
 
 USER bot
 VOLUME ["/app/data"]
