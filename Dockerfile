@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first: this layer is rebuilt only when requirements.txt changes.
+# Dependencies first: this layer is rebuilt only when requirements.txt changes. FFmpeg (with
+# libx264 and AAC) comes inside the imageio-ffmpeg and av wheels: no system package is needed.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
@@ -24,6 +25,7 @@ COPY gateway/ gateway/
 COPY storage/ storage/
 COPY cogs/ cogs/
 COPY observability/ observability/
+COPY media/ media/
 
 USER bot
 VOLUME ["/app/data"]

@@ -7,13 +7,16 @@ which dies after 15 minutes.
 
 from __future__ import annotations
 
-import io
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
 
+from media.files import TooLarge, download, workspace
+from media.video import VideoFitter
 from videojobs.models import TaskState, VideoTask
 from videojobs.ports import Metrics
 from videojobs.telemetry import NoMetrics
@@ -25,13 +28,18 @@ from .front import front_of, launch, requester_of
 log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15, sock_read=60)
+MAX_VIDEO_BYTES = 1 << 30  # a result larger than this is not downloaded: the link is sent
 HISTORY_DEPTH = 50
 MENTION_REQUESTER = discord.AllowedMentions(users=True, roles=False, everyone=False)
 GONE = (discord.NotFound, discord.Forbidden)  # a deleted thread or one we may not post in
 
 
-class TooLarge(Exception):
-    pass
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The mp4 to attach: the original, or a smaller copy (then the link goes with it)."""
+
+    path: Path
+    smaller_copy: bool = False
 
 
 class DiscordNotifier:
@@ -40,10 +48,12 @@ class DiscordNotifier:
         client: discord.Client,
         session: aiohttp.ClientSession,
         metrics: Metrics | None = None,
+        fitter: VideoFitter | None = None,
     ) -> None:
         self.client = client
         self.session = session
         self.metrics: Metrics = metrics or NoMetrics()
+        self.fitter = fitter or VideoFitter()
 
     async def progress(self, task: VideoTask) -> None:
         await self._edit_status(task)
@@ -71,46 +81,78 @@ class DiscordNotifier:
 
     async def deliver(self, task: VideoTask) -> int | None:
         await self._edit_status(task)
-        file: discord.File | None = None
-        if task.state is TaskState.COMPLETED and task.result_url:
-            try:
-                data = await self._download(task.result_url, task.upload_limit)
-                file = discord.File(io.BytesIO(data), filename=f"video-{task.short_id}.mp4")
-            except TooLarge:
-                log.info("task %s: video over the upload limit, sending the link", task.id)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("task %s: download failed (%s), sending the link", task.id, exc)
-        message = await self._send_result(task, file)
+        if task.state is not TaskState.COMPLETED or not task.result_url:
+            return (await self._send_result(task, None)).id
+        async with workspace() as folder:  # removed with the video in it, whatever happens
+            upload = await self._upload_for(task, task.result_url, folder)
+            message = await self._send_result(task, upload)
         return message.id
 
-    async def _send_result(self, task: VideoTask, file: discord.File | None) -> discord.Message:
+    def upload_limit(self, task: VideoTask) -> int:
+        """The interaction's limit (stored with the task), or the server's own when that is
+        lower now (a boost lost since; the interaction's token is gone by then)."""
+        guild = self.client.get_guild(task.guild_id) if task.guild_id is not None else None
+        if guild is None:
+            return task.upload_limit
+        return min(task.upload_limit, guild.filesize_limit)
+
+    async def _upload_for(self, task: VideoTask, url: str, folder: Path) -> Upload | None:
+        """Download the result; over the upload limit, re-encode it to fit. None: send the
+        link alone."""
+        original = folder / "original.mp4"
+        try:
+            size = await download(
+                self.session,
+                url,
+                original,
+                max_bytes=MAX_VIDEO_BYTES,
+                client_timeout=DOWNLOAD_TIMEOUT,
+                on_status=lambda status: self.metrics.gateway_request("download", status),
+            )
+        except TooLarge:
+            log.info("task %s: video too large to download, sending the link", task.id)
+            return None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("task %s: download failed (%s), sending the link", task.id, exc)
+            return None
+        limit = self.upload_limit(task)
+        if size <= limit:
+            return Upload(original)
+        log.info("task %s: video of %d bytes is over the upload limit of %d", task.id, size, limit)
+        fitted = await self.fitter.fit(original, limit, folder)
+        if fitted is None:
+            log.info("task %s: no copy fits the upload limit, sending the link", task.id)
+            return None
+        return Upload(fitted.path, smaller_copy=True)
+
+    async def _send_result(self, task: VideoTask, upload: Upload | None) -> discord.Message:
         """Post in the thread; a removed thread falls back to the channel, an upload over the
         limit (413) falls back to the link."""
         targets = list(dict.fromkeys((task.target_channel_id, task.channel_id)))
         for i, channel_id in enumerate(targets):
             channel = self.client.get_partial_messageable(channel_id)
             try:
-                return await self._post(channel, task, file)
+                return await self._post(channel, task, upload)
             except GONE as exc:
                 if i + 1 == len(targets):
                     raise
                 log.info(
                     "task %s: can't post in %s (%s), using the channel", task.id, channel_id, exc
                 )
-                if file is not None:
-                    file.reset()
         raise AssertionError("unreachable")
 
     async def _post(
-        self, channel: discord.PartialMessageable, task: VideoTask, file: discord.File | None
+        self, channel: discord.PartialMessageable, task: VideoTask, upload: Upload | None
     ) -> discord.Message:
         view = ResultView(task)
         nonce = task.id[:25]  # Discord drops a repeat of the same nonce for a few minutes
-        if file is not None:
+        limit = self.upload_limit(task)
+        if upload is not None:
+            text = render.result_text(task, smaller_copy=upload.smaller_copy, limit=limit)
             try:
                 return await channel.send(
-                    render.clip(render.result_text(task), 2000),
-                    file=file,
+                    render.clip(text, 2000),
+                    file=discord.File(upload.path, filename=f"video-{task.short_id}.mp4"),
                     view=view,
                     allowed_mentions=MENTION_REQUESTER,
                     nonce=nonce,
@@ -120,28 +162,10 @@ class DiscordNotifier:
                     raise
                 log.info("task %s: upload refused as too large (413), sending the link", task.id)
         link_instead = task.state is TaskState.COMPLETED
-        text = render.result_text(task, link_instead=link_instead, limit=task.upload_limit)
+        text = render.result_text(task, link_instead=link_instead, limit=limit)
         return await channel.send(
             render.clip(text, 2000), view=view, allowed_mentions=MENTION_REQUESTER, nonce=nonce
         )
-
-    async def _download(self, url: str, limit: int) -> bytes:
-        try:
-            response = await self.session.get(url, timeout=DOWNLOAD_TIMEOUT)
-        except (aiohttp.ClientError, TimeoutError):
-            self.metrics.gateway_request("download", "error")
-            raise
-        self.metrics.gateway_request("download", str(response.status))
-        async with response:
-            response.raise_for_status()
-            if response.content_length is not None and response.content_length > limit:
-                raise TooLarge
-            buffer = bytearray()
-            async for chunk in response.content.iter_chunked(1 << 16):
-                buffer += chunk
-                if len(buffer) > limit:
-                    raise TooLarge
-            return bytes(buffer)
 
     async def _edit_status(self, task: VideoTask) -> None:
         if task.status_message_id is None:

@@ -198,18 +198,26 @@ def _left(value: int | None) -> str:
     return "unlimited" if value is None else str(value)
 
 
-def result_text(task: VideoTask, *, link_instead: bool = False, limit: int = 0) -> str:
+def result_text(
+    task: VideoTask, *, link_instead: bool = False, smaller_copy: bool = False, limit: int = 0
+) -> str:
     """The content of the message that tells the requester how the task ended."""
     who = f"<@{task.requester_id}>"
     tag = f"`{task.short_id}`"
     if task.state is TaskState.COMPLETED:
+        size = f" ({size_text(limit)})" if limit else ""
+        expiry = "The link expires (Kling deletes videos after at most 30 days): download it soon."
+        if smaller_copy:
+            return (
+                f"{who} your video {tag} is ready. It is larger than this server's upload "
+                f"limit{size}, so this is a smaller copy; the original is here: "
+                f"{task.result_url}\n{expiry}"
+            )
         if not link_instead:
             return f"{who} your video {tag} is ready."
-        size = f" ({limit / 1024 / 1024:.0f} MB)" if limit else ""
         return (
             f"{who} your video {tag} is ready. It is larger than this server's upload "
-            f"limit{size}, so here is the link: {task.result_url}\n"
-            "The link expires (Kling deletes videos after at most 30 days): download it soon."
+            f"limit{size}, so here is the link: {task.result_url}\n{expiry}"
         )
     reason = task.failure_reason or "No reason was given."
     if task.state is TaskState.TIMED_OUT:
@@ -217,6 +225,12 @@ def result_text(task: VideoTask, *, link_instead: bool = False, limit: int = 0) 
     if task.state is TaskState.CANCELLED:
         return f"{who} your video {tag} was cancelled. {reason}"
     return f"{who} your video {tag} failed. {reason}"
+
+
+def size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.0f} MB"
+    return f"{max(1, round(size / 1024))} KB"
 
 
 def now_utc() -> float:

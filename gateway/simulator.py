@@ -389,6 +389,11 @@ class GatewaySimulator:
             self._records = deque(self._records, maxlen=self._config.record_limit)
         return self._config
 
+    def set_video(self, data: bytes | None) -> None:
+        """Serve `data` as the video of every finished task (None: the bundled sample again)."""
+        self._sample = SAMPLE_MP4.read_bytes() if data is None else data
+        self._big_video = None
+
     def add_faults(self, *faults: Fault) -> None:
         self._faults.extend(_QueuedFault(fault, fault.times) for fault in faults)
 

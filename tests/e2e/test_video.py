@@ -133,11 +133,14 @@ async def test_stuck_task_times_out(make_scenario: MakeScenario) -> None:
     await s.discord.wait_for(lambda: "timed out" in (inter.original.text if inter.original else ""))
 
 
-async def test_video_over_the_upload_limit_comes_as_a_link(scenario: Scenario) -> None:
-    """A video larger than the server's upload limit is sent as a link with an expiry note."""
+async def test_video_over_the_upload_limit_comes_smaller_with_the_link(scenario: Scenario) -> None:
+    """A video larger than the server's upload limit is re-encoded to fit and sent with the
+    original's link and an expiry note."""
     inter = await scenario.video(prompt="[big] a waterfall in slow motion")
     result = await scenario.result(inter)
-    assert not result.attachments
+    assert len(result.attachments) == 1
+    assert len(result.attachments[0].data) <= 10 * 1024 * 1024
+    assert result.attachments[0].data[4:8] == b"ftyp"
     assert "http://127.0.0.1" in result.content
     assert "expires" in result.content
     assert f"<@{scenario.member.user.id}>" in result.content

@@ -1,0 +1,64 @@
+"""Temporary workspaces that are always removed, and downloads streamed into them."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+
+WORKSPACE_PREFIX = "klingbot-media-"
+CHUNK = 1 << 16
+
+
+class TooLarge(Exception):
+    """The download is larger than the caller allows."""
+
+
+@contextlib.asynccontextmanager
+async def workspace() -> AsyncIterator[Path]:
+    """A private temporary directory, removed with everything in it when the block ends
+    (also on errors and cancellation)."""
+    path = Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def download(
+    session: aiohttp.ClientSession,
+    url: str,
+    dest: Path,
+    *,
+    max_bytes: int,
+    client_timeout: aiohttp.ClientTimeout,
+    on_status: Callable[[str], None] = lambda status: None,
+) -> int:
+    """Stream `url` into `dest`, a file in a workspace (never the whole body in memory);
+    returns its size.
+
+    Raises TooLarge past `max_bytes`, aiohttp.ClientError or TimeoutError when the download
+    fails; a partial file is left for the workspace to remove. `on_status` hears the HTTP
+    status, or "error" when no answer came."""
+    size = 0
+    try:
+        response = await session.get(url, timeout=client_timeout)
+    except (aiohttp.ClientError, TimeoutError):
+        on_status("error")
+        raise
+    on_status(str(response.status))
+    async with response:
+        response.raise_for_status()
+        if response.content_length is not None and response.content_length > max_bytes:
+            raise TooLarge(f"{response.content_length} bytes")
+        with dest.open("wb") as out:  # small writes to the page cache: no thread needed
+            async for chunk in response.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(f"over {max_bytes} bytes")
+                out.write(chunk)
+    return size
