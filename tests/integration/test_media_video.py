@@ -21,6 +21,20 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "clip.mp4", seconds=3, width=480, height=270, noise=10, crf=16)
 
 
+def size_of(path: Path) -> int:
+    return path.stat().st_size
+
+
+def names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def ffmpeg_children() -> list[str]:
+    me = os.getpid()
+    children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+    return [c for c in children if "ffmpeg" in Path(f"/proc/{c}/cmdline").read_text()]
+
+
 def test_the_wheels_ffmpeg_encodes_h264_and_aac() -> None:
     """The pinned imageio-ffmpeg wheel brings an FFmpeg with libx264 and AAC (what the Docker
     image and a plain `pip install -r requirements.txt` get)."""
@@ -33,10 +47,10 @@ def test_the_wheels_ffmpeg_encodes_h264_and_aac() -> None:
 
 async def test_a_clip_is_fitted_under_the_limit(clip: Path, tmp_path: Path) -> None:
     original = decode(clip)
-    assert clip.stat().st_size > 4 * LIMIT
+    assert size_of(clip) > 4 * LIMIT
     fitted = await VideoFitter().fit(clip, LIMIT, tmp_path)
     assert fitted is not None
-    assert fitted.size == fitted.path.stat().st_size <= LIMIT
+    assert fitted.size == size_of(fitted.path) <= LIMIT
     copy = decode(fitted.path)
     assert (copy.codec, copy.pix_fmt, copy.audio_codec) == ("h264", "yuv420p", "aac")
     assert copy.moov_before_mdat
@@ -52,12 +66,12 @@ async def test_a_first_try_that_misses_is_followed_by_a_smaller_one(
     assert fitted is not None
     assert fitted.attempts == 2
     assert fitted.size <= LIMIT
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fitted-2.mp4"]  # the miss is gone
+    assert names_in(tmp_path) == ["fitted-2.mp4"]  # the miss is removed
 
 
 async def test_no_copy_when_nothing_watchable_fits(clip: Path, tmp_path: Path) -> None:
     assert await VideoFitter().fit(clip, 4096, tmp_path) is None
-    assert list(tmp_path.iterdir()) == []
+    assert names_in(tmp_path) == []
 
 
 async def test_an_encode_over_its_time_bound_is_stopped(clip: Path, tmp_path: Path) -> None:
@@ -66,8 +80,7 @@ async def test_an_encode_over_its_time_bound_is_stopped(clip: Path, tmp_path: Pa
     fitter = VideoFitter(attempt_timeout=0.01)
     await fitter.executable()  # found beforehand, so the bound applies to the encode itself
     assert await fitter.fit(clip, LIMIT, tmp_path) is None
-    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
-    assert not [c for c in children if "ffmpeg" in Path(f"/proc/{c}/cmdline").read_text()]
+    assert ffmpeg_children() == []
 
 
 async def test_an_unreadable_file_gives_no_copy(tmp_path: Path) -> None:
