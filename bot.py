@@ -35,6 +35,7 @@ from observability import logs
 from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
 from storage import MigrationError, SqliteTaskStore
+from videojobs.background import Background
 from videojobs.lifecycle import ServiceConfig
 from videojobs.ports import Metrics
 from videojobs.service import VideoJobsService
@@ -195,7 +196,8 @@ async def run(settings: Settings) -> int:
         print(f"DATABASE_PATH: can't open {settings.database_path}: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     metrics = PrometheusMetrics() if settings.metrics_listen else None
-    async with aiohttp.ClientSession() as session, gateway_base(settings) as base:
+    background = Background()  # the signal handler's shutdown: kept, and logged if it fails
+    async with store, aiohttp.ClientSession() as session, gateway_base(settings) as base:
         bot = VideoBot(settings, heartbeat, metrics)
         gateway = GatewayClient(
             session,
@@ -238,7 +240,7 @@ async def run(settings: Settings) -> int:
             )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.shutdown()))
+            loop.add_signal_handler(sig, lambda: background.spawn(bot.shutdown(), "shutdown"))
         try:
             await bot.start(settings.discord_token)
         except discord.LoginFailure:
@@ -252,11 +254,11 @@ async def run(settings: Settings) -> int:
             if not bot.is_closed():
                 await bot.close()
             await service.drain(SHUTDOWN_GRACE)
+            await background.drain(SHUTDOWN_GRACE)
             if callbacks is not None:
                 await callbacks.cleanup()
             if ops is not None:
                 await ops.cleanup()
-            await store.close()
             log.info("stopped")
     return 0
 

@@ -282,7 +282,8 @@ def _state_params(states: Collection[TaskState]) -> dict[str, str]:
 
 
 class SqliteTaskStore:
-    """Tasks and meta values in SQLite. Owns its connection: `close()` closes it."""
+    """Tasks and meta values in SQLite. Owns its connection: `close()` closes it, and so does
+    leaving `async with store:`."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -293,6 +294,12 @@ class SqliteTaskStore:
     async def open(cls, path: str | Path) -> SqliteTaskStore:
         """Open (create, migrate) the database at `path`."""
         return cls(await open_database(path))
+
+    async def __aenter__(self) -> SqliteTaskStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Close the connection (waiting for a write under way); a second call does nothing."""

@@ -7,6 +7,7 @@ The stages (admission, sending, polling, delivery) each hold one `Lifecycle`; th
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from .background import Background
 from .errors import TaskNotFound
 from .models import VideoTask
 from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
-from .schedule import PollSchedule
+from .schedule import PollSchedule, RandomSource
 from .telemetry import NoMetrics
 
 
@@ -42,10 +43,6 @@ class ServiceConfig:
     progress_min_interval: float = 10.0
     delivery_retry_delays: tuple[float, ...] = (5.0, 15.0, 60.0, 300.0, 900.0)
 
-    @property
-    def default_model(self) -> str:
-        return self.models[0]
-
 
 class Lifecycle:
     """The ports and shared state the stages work with."""
@@ -58,6 +55,7 @@ class Lifecycle:
         config: ServiceConfig,
         clock: Clock | None = None,
         metrics: Metrics | None = None,
+        rng: RandomSource = random,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -70,6 +68,7 @@ class Lifecycle:
             relay_refresh=config.relay_refresh,
             first_after=config.first_poll_after,
             callbacks=config.callback_url is not None,
+            rng=rng,
         )
         self.background = Background()
 

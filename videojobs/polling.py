@@ -113,33 +113,35 @@ class Polling:
             return "finished"
         assert task.gateway_task_id is not None
         snapshot: TaskSnapshot | None = None
-        error: GatewayError | None = None
+        error: Exception | None = None
         async with self._slots:
             sent = lc.clock.now()
             try:
                 snapshot = await lc.gateway.fetch(
                     task.gateway_task_id, image_to_video=task.request.is_image_to_video
                 )
-            except GatewayError as exc:
+            except Exception as exc:  # any failure: back off and poll again
                 error = exc
-            except Exception:
-                log.exception("task %s: poll failed unexpectedly", task.id)
         if snapshot is None:
+            assert error is not None
             return await self._poll_failed(task, error, sent, later)
         return await self._apply(task, snapshot, sent, later)
 
     async def _poll_failed(
-        self, task: VideoTask, exc: GatewayError | None, sent: float, later: list[_Later]
+        self, task: VideoTask, exc: Exception, sent: float, later: list[_Later]
     ) -> Outcome:
+        """One log line per failed poll (with the traceback when the failure is unexpected)."""
         lc = self.lc
-        if exc is not None and exc.code == "task_not_exist":
+        gateway_error = exc if isinstance(exc, GatewayError) else None
+        if gateway_error is not None and gateway_error.code == "task_not_exist":
             lc.schedule.forget(task.id)
             await self.finish(task, TaskState.FAILED, reason=LOST_REASON, expect=POLLED_STATES)
             return "finished"
         now = lc.clock.now()
         errors = task.poll_errors + 1
-        log.warning("task %s: poll error %d: %r", task.id, errors, exc)
-        retry_after = exc.retry_after if exc is not None else None
+        unexpected = gateway_error is None
+        log.warning("task %s: poll error %d: %r", task.id, errors, exc, exc_info=unexpected)
+        retry_after = None if gateway_error is None else gateway_error.retry_after
         next_poll = lc.schedule.after_error(now, task.deadline_at, errors, retry_after)
         later.append(
             _Later(task.evolve(poll_errors=errors, next_poll_at=next_poll, updated_at=now), sent)

@@ -13,6 +13,7 @@ the poller calls `run_pass()`, then sleeps until `next_wakeup()` or `poll_reques
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from .admission import Admission
@@ -22,7 +23,7 @@ from .lifecycle import Lifecycle, ServiceConfig
 from .models import POLLED_STATES, Requester, VideoRequest, VideoTask
 from .polling import Polling
 from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
-from .schedule import PollSchedule
+from .schedule import PollSchedule, RandomSource
 from .sending import Sending
 
 
@@ -53,8 +54,9 @@ class VideoJobsService:
         config: ServiceConfig,
         clock: Clock | None = None,
         metrics: Metrics | None = None,
+        rng: RandomSource = random,
     ) -> None:
-        self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock, metrics)
+        self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock, metrics, rng=rng)
         self.delivery = Delivery(lc)
         finish = Finish(lc, self.delivery)
         self.admission = Admission(lc, finish)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
+
+import pytest
 
 from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
 from videojobs.lifecycle import ServiceConfig
@@ -117,3 +120,21 @@ async def test_a_callback_for_a_running_task_polls_it_at_once() -> None:
     done = await store.get(task.id)
     assert done is not None and done.state is TaskState.COMPLETED
     assert gateway.remote[task.gateway_task_id or ""].fetches == 2
+
+
+async def test_a_failed_poll_leaves_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected fetch failure is logged once, with its traceback, and polled again later."""
+    service, store, gateway, clock = make()
+    task = await service.admit_and_send(REQUEST, ALICE)
+
+    async def broken_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+        raise RuntimeError("boom")
+
+    gateway.fetch = broken_fetch  # type: ignore[method-assign]
+    clock.t = task.next_poll_at
+    with caplog.at_level(logging.DEBUG, logger="videojobs"):
+        assert await service.poll_due() == (1, 0, 1)
+    lines = [r for r in caplog.records if task.id in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is not None
+    stored = await store.get(task.id)
+    assert stored is not None and stored.poll_errors == 1 and stored.next_poll_at > clock.t
