@@ -24,6 +24,8 @@ from cogs import errors
 from cogs.delivery import DetailsButton, DiscordNotifier, RetryButton
 from cogs.front import Front
 from cogs.poller import PollerCog
+from cogs.queue import CancelMenu, PageButton, QueueCog
+from cogs.settings import ResetButton, build_settings_group
 from cogs.status import StatusCog
 from cogs.telemetry import discord_trace
 from cogs.video import build_video_command
@@ -36,7 +38,8 @@ from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
 from storage import MigrationError, SqliteTaskStore
 from videojobs.background import Background
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import ServiceConfig, SystemClock
+from videojobs.policy import BotDefaults, Policies
 from videojobs.ports import Metrics
 from videojobs.service import VideoJobsService
 
@@ -90,7 +93,9 @@ class VideoBot(commands.Bot):
         errors.install(self.tree)
         self.tree.interaction_check = self._accepting  # type: ignore[method-assign]
         self.tree.add_command(build_video_command(self.front))
+        self.tree.add_command(build_settings_group(self.front))
         await self.add_cog(StatusCog(self.front))
+        await self.add_cog(QueueCog(self.front))
         await self.add_cog(
             PollerCog(
                 self,
@@ -100,6 +105,7 @@ class VideoBot(commands.Bot):
             )
         )
         self.add_dynamic_items(RetryButton, DetailsButton)
+        self.add_dynamic_items(ResetButton, PageButton, CancelMenu)
         await self.sync_commands_if_changed()
 
     def health(self) -> Health:
@@ -173,6 +179,20 @@ class VideoBot(commands.Bot):
         await self.close()
 
 
+def bot_defaults(settings: Settings) -> BotDefaults:
+    """The environment's rules, which apply wherever a server set nothing in /settings."""
+    return BotDefaults(
+        models=settings.kling_models,
+        max_active=settings.max_active_tasks_per_user,
+        max_daily=settings.daily_tasks_per_user,
+        daily_server_credits=settings.daily_server_credits,
+        task_costs=settings.task_costs,
+        allowed_channel_ids=settings.allowed_channel_ids,
+        allowed_role_ids=settings.allowed_role_ids,
+        task_timeout_minutes=settings.task_timeout_minutes,
+    )
+
+
 @contextlib.asynccontextmanager
 async def gateway_base(settings: Settings) -> AsyncIterator[str]:
     """The gateway's base URL: the configured one, or an in-process simulator."""
@@ -206,6 +226,7 @@ async def run(settings: Settings) -> int:
             style=settings.kling_api_style,
             metrics=metrics,
         )
+        clock = SystemClock()
         service = VideoJobsService(
             store,
             gateway,
@@ -214,21 +235,13 @@ async def run(settings: Settings) -> int:
                 models=settings.kling_models,
                 poll_interval=settings.poll_interval_seconds,
                 task_timeout=settings.task_timeout_seconds,
-                max_active=settings.max_active_tasks_per_user,
-                max_daily=settings.daily_tasks_per_user,
-                allowed_channel_ids=settings.allowed_channel_ids,
-                allowed_role_ids=settings.allowed_role_ids,
                 callback_url=settings.callback_public_url,
             ),
             metrics=metrics,
+            policies=Policies(store, bot_defaults(settings), clock),
+            clock=clock,
         )
-        bot.front = Front(
-            service=service,
-            models=settings.kling_models,
-            max_active=settings.max_active_tasks_per_user,
-            max_daily=settings.daily_tasks_per_user,
-            task_timeout_minutes=settings.task_timeout_minutes,
-        )
+        bot.front = Front(service=service)
         ops = None
         if settings.metrics_listen and metrics is not None:
             app = ops_app(metrics, bot.health, lambda: store.count_unfinished(None))

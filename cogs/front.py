@@ -12,7 +12,9 @@ from typing import cast
 
 import discord
 
+from videojobs.errors import NotAllowed
 from videojobs.models import Requester, VideoTask
+from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
 
 from . import render
@@ -49,11 +51,21 @@ class Front:
     """Everything the Discord side needs, built once in bot.py."""
 
     service: VideoJobsService
-    models: tuple[str, ...]
-    max_active: int
-    max_daily: int
-    task_timeout_minutes: float
     inflight: Inflight = field(default_factory=Inflight)
+
+    @property
+    def policies(self) -> Policies:
+        """Which rules apply in a guild (the environment merged with /settings)."""
+        return self.service.policies
+
+    @property
+    def defaults(self) -> BotDefaults:
+        """The environment's rules (for what is fixed at registration: option descriptions)."""
+        return self.service.policies.defaults
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.defaults.models
 
 
 def front_of(client: discord.Client) -> Front:
@@ -75,6 +87,18 @@ def requester_of(interaction: discord.Interaction) -> Requester:
         is_admin=interaction.guild_id is not None and (perms.administrator or perms.manage_guild),
         upload_limit=interaction.filesize_limit,
     )
+
+
+def require_manager(interaction: discord.Interaction, command: str) -> Requester:
+    """The bot's own check behind `default_member_permissions`: Manage Server, in a server."""
+    requester = requester_of(interaction)
+    if interaction.guild_id is None:
+        raise NotAllowed(f"`{command}` works in a server only.")
+    if not requester.is_admin:
+        raise NotAllowed(
+            f"`{command}` is for server admins: it needs the Manage Server permission."
+        )
+    return requester
 
 
 def can_open_thread(interaction: discord.Interaction) -> bool:

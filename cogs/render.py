@@ -8,6 +8,7 @@ import discord
 
 from videojobs.admission import Overview
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, camera_label
+from videojobs.policy import credits_text
 
 COLOURS = {
     TaskState.PENDING: discord.Colour.light_grey(),
@@ -187,6 +188,11 @@ def overview_embed(view: Overview, now: float) -> discord.Embed:
         value=(
             f"{_left(view.daily_left)} new videos today (UTC) · "
             f"{_left(view.active_left)} more at the same time"
+            + (
+                ""
+                if view.credits_left is None
+                else f" · this server has {credits_text(view.credits_left)} credits left today"
+            )
         ),
         inline=False,
     )

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from videojobs.models import camera_label
+from videojobs.policy import Policy, credits_text
 
 from . import render
 from .front import Front, requester_of
@@ -40,10 +41,12 @@ class StatusCog(commands.Cog):
 
     @app_commands.command(name="help", description="How to make videos with this bot")
     async def help(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(embed=help_embed(self.front), ephemeral=True)
+        policy = await self.front.policies.for_guild(interaction.guild_id)
+        await interaction.response.send_message(embed=help_embed(policy), ephemeral=True)
 
 
-def help_embed(front: Front) -> discord.Embed:
+def help_embed(policy: Policy) -> discord.Embed:
+    """What each command does, with examples, and the limits in force in this server."""
     embed = discord.Embed(
         title="Making videos",
         colour=discord.Colour.blurple(),
@@ -68,7 +71,7 @@ def help_embed(front: Front) -> discord.Embed:
             "`mode` std or pro · `duration` 5 or 10 s · `aspect_ratio` 16:9, 9:16, 1:1 · "
             "`negative_prompt` what to avoid · `cfg_scale` 0-1 · `camera` "
             f"{', '.join(camera_label(c) for c in ('zoom_in', 'pan_left', 'tilt_up'))} and more"
-            f" (not with end_image) · `model` {', '.join(front.models)}\n"
+            f" (not with end_image) · `model` {', '.join(policy.models)}\n"
             "Images: PNG or JPEG, at most 10 MB, both sides at least 300 px, aspect between "
             "1:2.5 and 2.5:1."
         ),
@@ -79,20 +82,41 @@ def help_embed(front: Front) -> discord.Embed:
         value=(
             "`/status` your videos in progress, recent results and limits left · "
             "`/status task:<id>` one task's details · `/cancel task:<id>` stop waiting for a "
-            "video and free its slot · `/help` this page"
+            "video and free its slot · `/help` this page\n"
+            "Server admins: `/settings` this server's defaults, limits, channels and roles · "
+            "`/queue` every unfinished video here, to cancel any"
         ),
         inline=False,
     )
-    embed.add_field(
-        name="Limits here",
-        value=(
-            f"{_limit(front.max_active, 'videos at a time per member')} · "
-            f"{_limit(front.max_daily, 'per member per day (UTC)')} · a video not ready after "
-            f"{front.task_timeout_minutes:g} minutes is reported as timed out"
-        ),
-        inline=False,
-    )
+    embed.add_field(name="Limits here", value=limits_text(policy), inline=False)
     return embed
+
+
+def limits_text(policy: Policy) -> str:
+    """The rules in force in this server, from its policy."""
+    parts = [
+        _limit(policy.max_active, "videos at a time per member"),
+        _limit(policy.max_daily, "per member per day (UTC)"),
+    ]
+    costs = " · ".join(f"{m} {credits_text(c)}" for m, c in policy.task_costs)
+    if policy.has_budget:
+        parts.append(
+            f"{credits_text(policy.daily_server_credits)} credits per day for the whole server "
+            f"(UTC); a video costs per 5 seconds: {costs}"
+        )
+    parts.append(
+        f"defaults: {policy.mode}, {policy.duration} s, {policy.aspect_ratio}, {policy.model}"
+    )
+    if policy.allowed_channel_ids:
+        where = ", ".join(f"<#{c}>" for c in sorted(policy.allowed_channel_ids))
+        parts.append(f"`/video` works in {where}")
+    if policy.allowed_role_ids:
+        roles = ", ".join(f"<@&{r}>" for r in sorted(policy.allowed_role_ids))
+        parts.append(f"`/video` is for {roles}")
+    parts.append(
+        f"a video not ready after {policy.task_timeout_minutes:g} minutes is reported as timed out"
+    )
+    return " · ".join(parts)
 
 
 def _limit(n: int, what: str) -> str:

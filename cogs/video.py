@@ -16,22 +16,30 @@ from videojobs.models import (
     VideoRequest,
     camera_label,
 )
+from videojobs.policy import BotDefaults, credits_text
 
 from .front import Front, launch, requester_of
 
-DESCRIPTIONS = {
-    "prompt": "What the video shows (1-2500 characters)",
-    "image": "First frame: PNG or JPEG, up to 10 MB, sides at least 300 px",
-    "end_image": "Last frame (needs image): PNG or JPEG, same rules",
-    "mode": "std is faster, pro is higher quality (default std)",
-    "duration": "Length in seconds (default 5)",
-    "aspect_ratio": "Frame shape (default 16:9; with an image, the image decides)",
-    "negative_prompt": "What to keep out of the video (up to 2500 characters)",
-    "cfg_scale": "How closely to follow the prompt, 0 to 1",
-    "camera": "A camera move (not with end_image)",
-    "camera_strength": "How strong the camera move is, 1 to 10 (default 5)",
-    "model": "Which model makes the video",
-}
+
+def descriptions(defaults: BotDefaults) -> dict[str, str]:
+    """The options' descriptions, with the numbers of the bot's policy (a server may set
+    other defaults: /help shows them)."""
+    costs = ", ".join(f"{m} {credits_text(c)}" for m, c in defaults.task_costs)
+    server = "unless the server set another"
+    return {
+        "prompt": f"What the video shows (1-{MAX_PROMPT_CHARS} characters)",
+        "image": "First frame: PNG or JPEG, up to 10 MB, sides at least 300 px",
+        "end_image": "Last frame (needs image): PNG or JPEG, same rules",
+        "mode": f"std is faster, pro better; credits per 5 s: {costs} (default {defaults.mode})",
+        "duration": f"Length in seconds (default {defaults.duration} {server})",
+        "aspect_ratio": f"Frame shape (default {defaults.aspect_ratio} {server}; an image decides)",
+        "negative_prompt": f"What to keep out of the video (up to {MAX_PROMPT_CHARS} characters)",
+        "cfg_scale": "How closely to follow the prompt, 0 to 1",
+        "camera": "A camera move (not with end_image)",
+        "camera_strength": f"How strong the camera move is, 1 to 10 (default "
+        f"{DEFAULT_CAMERA_STRENGTH})",
+        "model": f"Which model makes the video (default {defaults.model} {server})",
+    }
 
 
 def normalise_choice(value: str | None) -> str | None:
@@ -58,7 +66,7 @@ def build_video_command(front: Front) -> app_commands.Command[commands.Cog, ...,
     """The /video command, built at start-up because its model choices come from settings."""
 
     @app_commands.command(name="video", description="Make a video from a prompt and images")
-    @app_commands.describe(**DESCRIPTIONS)
+    @app_commands.describe(**descriptions(front.defaults))
     @app_commands.choices(  # type: ignore[misc]  # str and int choices side by side
         mode=[Choice(name="std", value="std"), Choice(name="pro", value="pro")],
         duration=[Choice(name="5 seconds", value=5), Choice(name="10 seconds", value=10)],
@@ -80,12 +88,14 @@ def build_video_command(front: Front) -> app_commands.Command[commands.Cog, ...,
         camera_strength: Range[int, 1, 10] | None = None,
         model: str | None = None,
     ) -> None:
+        # options left out take the server's defaults, then the environment's
+        policy = await front.policies.for_guild(interaction.guild_id)
         request = VideoRequest(
             prompt=prompt,
-            model=(model or front.models[0]).strip(),
-            mode=normalise_choice(mode) or "std",
-            duration=duration or 5,
-            aspect_ratio=(aspect_ratio or "16:9").strip(),
+            model=(model or policy.model).strip(),
+            mode=normalise_choice(mode) or policy.mode,
+            duration=duration or policy.duration,
+            aspect_ratio=(aspect_ratio or policy.aspect_ratio).strip(),
             negative_prompt=negative_prompt,
             cfg_scale=cfg_scale,
             image=image_ref(image),

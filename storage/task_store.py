@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ import aiosqlite
 
 from videojobs.errors import DuplicateTaskId
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask
-from videojobs.ports import LimitCounts
+from videojobs.ports import LimitCounts, within_limits
 
 from .database import open_database
+from .guild_settings import GuildSettingsSql
 
 # The state lists below must match the partial indexes of migrations/0001_tasks.sql exactly
 # (same values, same order), or SQLite will not use those indexes.
@@ -66,6 +68,7 @@ _COLUMNS = (
     "delivery_retry_at",
     "delivery_gave_up_at",
     "retry_of",
+    "cost",
 )
 # What `update` writes: everything but the identity, the request, the creation time and the
 # delivery columns (those belong to claim/mark/release_delivery, so that a stale copy of a task
@@ -130,6 +133,7 @@ def _to_row(task: VideoTask) -> dict[str, Any]:
             "delivery_attempts": task.delivery_attempts,
             "delivery_retry_at": task.delivery_retry_at,
             "retry_of": task.retry_of,
+            "cost": task.cost,
         }
         | _delivery_columns(task)
     )
@@ -183,6 +187,7 @@ def _from_row(row: sqlite3.Row) -> VideoTask:
         delivery_attempts=row["delivery_attempts"],
         delivery_retry_at=row["delivery_retry_at"],
         retry_of=row["retry_of"],
+        cost=row["cost"],
     )
 
 
@@ -226,6 +231,13 @@ _USER_FINISHED = (
 _COUNT_LIMITS = (
     f"SELECT (SELECT count(*) FROM tasks WHERE requester_id = ? AND state IN {_ACTIVE}), "  # noqa: S608
     "(SELECT count(*) FROM tasks WHERE requester_id = ? AND created_at >= ?)"
+)
+_CREDITS_USED = (
+    "SELECT coalesce(sum(cost), 0) FROM tasks "
+    "WHERE guild_id = ? AND created_at >= ? AND state != 'failed'"
+)
+_GUILD_UNFINISHED = (
+    f"{_SELECT} WHERE guild_id = ? AND state IN {_ACTIVE} ORDER BY created_at, id LIMIT ? OFFSET ?"
 )
 _COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {_ACTIVE}"  # noqa: S608
 _COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = ? AND state IN {_ACTIVE}"  # noqa: S608
@@ -281,7 +293,7 @@ def _state_params(states: Collection[TaskState]) -> dict[str, str]:
     return {f"s{i}": state.value for i, state in enumerate(sorted(states))}
 
 
-class SqliteTaskStore:
+class SqliteTaskStore(GuildSettingsSql):
     """Tasks and meta values in SQLite. Owns its connection: `close()` closes it, and so does
     leaving `async with store:`."""
 
@@ -335,17 +347,27 @@ class SqliteTaskStore:
             return cursor.rowcount
 
     async def insert_within_limits(
-        self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
+        self,
+        task: VideoTask,
+        *,
+        max_active: int,
+        max_daily: int,
+        day_start: float,
+        server_budget: float = 0.0,
     ) -> LimitCounts | None:
         """Atomically count the requester's unfinished tasks and those created since
-        `day_start`; insert `task` only when both are under their limit (0 = no limit).
+        `day_start` (and the guild's credits spent since then, with a `server_budget`);
+        insert `task` only when all are within their limits (0 = no limit).
         Returns None when inserted, else the counts that stopped it."""
         async with self._transaction() as conn:
             rows = await conn.execute_fetchall(
                 _COUNT_LIMITS, (task.requester_id, task.requester_id, day_start)
             )
             counts = _limit_counts(rows)
-            if (0 < max_active <= counts.active) or (0 < max_daily <= counts.today):
+            if server_budget > 0 and task.guild_id is not None:
+                rows = await conn.execute_fetchall(_CREDITS_USED, (task.guild_id, day_start))
+                counts = replace(counts, credits_used=float(next(iter(rows))[0]))
+            if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
                 return counts
             try:
                 await conn.execute(_INSERT, _to_row(task))
@@ -480,6 +502,14 @@ class SqliteTaskStore:
         if guild_id is None:
             return int(await self._scalar(_COUNT_UNFINISHED_ALL))
         return int(await self._scalar(_COUNT_UNFINISHED_GUILD, (guild_id,)))
+
+    async def credits_used(self, guild_id: int, *, day_start: float) -> float:
+        """Credits of the guild's tasks created since `day_start`, failed ones left out."""
+        return float(await self._scalar(_CREDITS_USED, (guild_id, day_start)))
+
+    async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
+        """A page of the guild's unfinished tasks, oldest first."""
+        return await self._many(_GUILD_UNFINISHED, (guild_id, limit, offset))
 
     async def get_meta(self, key: str) -> str | None:
         value = await self._scalar(_GET_META, (key,))

@@ -4,8 +4,8 @@ notifier and a clock that moves only when told."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from videojobs.errors import GatewayError
 from videojobs.models import (
@@ -19,7 +19,8 @@ from videojobs.models import (
     TaskState,
     VideoTask,
 )
-from videojobs.ports import LimitCounts
+from videojobs.policy import SettingRecord
+from videojobs.ports import LimitCounts, within_limits
 
 
 class FakeClock:
@@ -39,17 +40,59 @@ class MemoryStore:
     def __init__(self) -> None:
         self.tasks: dict[str, VideoTask] = {}
         self.meta: dict[str, str] = {}
+        self.settings: dict[int, dict[str, SettingRecord]] = {}
 
     async def insert_within_limits(
-        self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
+        self,
+        task: VideoTask,
+        *,
+        max_active: int,
+        max_daily: int,
+        day_start: float,
+        server_budget: float = 0.0,
     ) -> LimitCounts | None:
         counts = self._counts(task.requester_id, day_start)
-        if (max_active and counts.active >= max_active) or (
-            max_daily and counts.today >= max_daily
-        ):
+        if server_budget > 0 and task.guild_id is not None:
+            counts = replace(counts, credits_used=self._credits(task.guild_id, day_start))
+        if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
             return counts
         self.tasks[task.id] = task
         return None
+
+    async def credits_used(self, guild_id: int, *, day_start: float) -> float:
+        return self._credits(guild_id, day_start)
+
+    async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
+        mine = [t for t in self.tasks.values() if t.guild_id == guild_id]
+        unfinished = sorted(
+            (t for t in mine if t.state in ACTIVE_STATES), key=lambda t: t.created_at
+        )
+        return unfinished[offset : offset + limit]
+
+    async def guild_settings(self, guild_id: int) -> list[SettingRecord]:
+        return sorted(self.settings.get(guild_id, {}).values(), key=lambda r: r.key)
+
+    async def change_guild_settings(
+        self, guild_id: int, values: Mapping[str, str | None], *, changed_by: int, at: float
+    ) -> None:
+        mine = self.settings.setdefault(guild_id, {})
+        for key, value in values.items():
+            if value is None:
+                mine.pop(key, None)
+            else:
+                mine[key] = SettingRecord(key, value, changed_by, at)
+
+    async def reset_guild_settings(self, guild_id: int) -> int:
+        return len(self.settings.pop(guild_id, {}))
+
+    def _credits(self, guild_id: int, day_start: float) -> float:
+        return sum(
+            t.cost
+            for t in self.tasks.values()
+            if t.guild_id == guild_id
+            and t.created_at >= day_start
+            and t.state is not TaskState.FAILED
+        )
 
     async def get(self, task_id: str) -> VideoTask | None:
         return self.tasks.get(task_id)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from .errors import DuplicateTaskId, NotAllowed, RequestRejected, TaskNotFound
 from .finish import Finish
 from .lifecycle import Lifecycle
 from .models import ACTIVE_STATES, Requester, TaskState, VideoRequest, VideoTask, new_task_id
-from .ports import LimitCounts
+from .policy import Policies, Policy, day_start, refusal_message
 from .rules import check_access, validate_request
 from .telemetry import bind
 
@@ -33,38 +32,44 @@ class Overview:
     active_left: int | None  # None: no limit
     daily_left: int | None
     server_unfinished: int
+    credits_left: float | None = None  # None: the server has no daily budget
 
 
 class Admission:
-    def __init__(self, lifecycle: Lifecycle, finish: Finish) -> None:
+    def __init__(self, lifecycle: Lifecycle, finish: Finish, policies: Policies) -> None:
         self.lc = lifecycle
         self.finish = finish
+        self.policies = policies
 
     async def admit(
         self, request: VideoRequest, requester: Requester, *, retry_of: str | None = None
     ) -> VideoTask:
-        """Check every rule, allowlist and limit, and store the task (PENDING).
+        """Check every rule, allowlist, limit and the server's credit budget, and store the
+        task (PENDING). The one way in for /video, Retry and Remix alike.
 
-        Raises RequestRejected with a message for the member; nothing is stored then."""
-        config = self.lc.config
-        request = validate_request(request, config.models)
+        The rules are the policy of the requester's server, read now (a /settings change made
+        by any process applies at once). Raises RequestRejected with a message for the member;
+        nothing is stored then."""
+        policy = await self.policies.for_guild(requester.guild_id)
+        request = validate_request(request, policy.models)
         check_access(
             requester,
-            allowed_channel_ids=config.allowed_channel_ids,
-            allowed_role_ids=config.allowed_role_ids,
+            allowed_channel_ids=policy.allowed_channel_ids,
+            allowed_role_ids=policy.allowed_role_ids,
         )
         for _ in range(ID_ATTEMPTS):
             try:
-                return await self._store_new(request, requester, retry_of)
+                return await self._store_new(request, requester, retry_of, policy)
             except DuplicateTaskId:
                 continue
         raise RuntimeError("could not draw a free task id")
 
     async def _store_new(
-        self, request: VideoRequest, requester: Requester, retry_of: str | None
+        self, request: VideoRequest, requester: Requester, retry_of: str | None, policy: Policy
     ) -> VideoTask:
         config = self.lc.config
         now = self.lc.clock.now()
+        cost = policy.cost(request.mode, request.duration)
         task = VideoTask(
             id=new_task_id(),
             requester_id=requester.user_id,
@@ -77,15 +82,26 @@ class Admission:
             next_poll_at=now,
             upload_limit=requester.upload_limit,
             retry_of=retry_of,
+            cost=cost,
         )
         counts = await self.lc.store.insert_within_limits(
             task,
-            max_active=config.max_active,
-            max_daily=config.max_daily,
-            day_start=_day_start(now),
+            max_active=policy.max_active,
+            max_daily=policy.max_daily,
+            day_start=day_start(now),
+            server_budget=policy.daily_server_credits if policy.has_budget else 0.0,
         )
         if counts is not None:
-            raise RequestRejected(self._limit_message(counts))
+            raise RequestRejected(
+                refusal_message(
+                    policy,
+                    active=counts.active,
+                    today=counts.today,
+                    used=counts.credits_used,
+                    cost=cost,
+                    now=now,
+                )
+            )
         self.lc.metrics.task_admitted()
         bind(task)
         log.info("task %s admitted for user %s", task.id, task.requester_id)
@@ -106,7 +122,11 @@ class Admission:
             task_id, thread_id=thread_id, status_message_id=status_message_id
         )
 
-    async def cancel(self, short_id: str, requester: Requester) -> VideoTask:
+    async def cancel(
+        self, short_id: str, requester: Requester, *, by_name: str | None = None
+    ) -> VideoTask:
+        """Stop waiting for a task: its requester, or an admin (named to the requester as
+        `by_name` when given)."""
         task = await self.find(short_id, requester)
         if task.requester_id != requester.user_id and not requester.is_admin:
             raise NotAllowed("You can only cancel your own tasks (admins can cancel any).")
@@ -115,6 +135,8 @@ class Admission:
                 f"Task `{task.short_id}` is already {task.state.label}; there is nothing to cancel."
             )
         who = "its requester" if task.requester_id == requester.user_id else "an admin"
+        if by_name and task.requester_id != requester.user_id:
+            who = f"{by_name} (a server admin)"
         done = await self.finish(
             task,
             TaskState.CANCELLED,
@@ -150,39 +172,32 @@ class Admission:
         return await self.lc.get(task_id)
 
     async def overview(self, requester: Requester, *, recent: int = 5) -> Overview:
-        store, config = self.lc.store, self.lc.config
+        store = self.lc.store
         now = self.lc.clock.now()
+        policy = await self.policies.for_guild(requester.guild_id)
         unfinished = await store.user_tasks(requester.user_id, unfinished=True, limit=25)
         finished = await store.user_tasks(requester.user_id, unfinished=False, limit=recent)
-        counts = await store.count_limits(requester.user_id, day_start=_day_start(now))
+        counts = await store.count_limits(requester.user_id, day_start=day_start(now))
+        credits_left = None
+        if policy.has_budget and requester.guild_id is not None:
+            used = await store.credits_used(requester.guild_id, day_start=day_start(now))
+            credits_left = max(0.0, policy.daily_server_credits - used)
         return Overview(
             unfinished=unfinished,
             recent=finished,
-            active_left=_left(config.max_active, counts.active),
-            daily_left=_left(config.max_daily, counts.today),
+            active_left=_left(policy.max_active, counts.active),
+            daily_left=_left(policy.max_daily, counts.today),
             server_unfinished=(
                 await store.count_unfinished(requester.guild_id)
                 if requester.guild_id is not None
                 else len(unfinished)
             ),
+            credits_left=credits_left,
         )
 
-    def _limit_message(self, counts: LimitCounts) -> str:
-        cfg = self.lc.config
-        if cfg.max_active and counts.active >= cfg.max_active:
-            return (
-                f"You already have {counts.active} videos in progress (the limit is "
-                f"{cfg.max_active}). Wait for one to finish, or stop one with `/cancel`."
-            )
-        return (
-            f"You have used all {cfg.max_daily} videos for today (UTC). The count resets at "
-            "midnight UTC."
-        )
-
-
-def _day_start(now: float) -> float:
-    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day.timestamp()
+    async def server_queue(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
+        """A page of the server's unfinished tasks, oldest first (/queue)."""
+        return await self.lc.store.guild_unfinished(guild_id, limit=limit, offset=offset)
 
 
 def _left(limit: int, used: int) -> int | None:

@@ -261,6 +261,7 @@ class VideoTask:
     delivery_attempts: int = 0  # failed delivery attempts so far
     delivery_retry_at: float | None = None  # when the next delivery attempt is due
     retry_of: str | None = None
+    cost: float = 0.0  # credits, fixed at admission (TASK_COSTS then)
 
     @property
     def short_id(self) -> str:

@@ -29,6 +29,19 @@ class VideoGateway(Protocol):
 class LimitCounts:
     active: int
     today: int
+    credits_used: float = 0.0  # the server's, today (0 when there is no budget)
+
+
+CREDIT_EPSILON = 1e-6  # credits are decimals: 0.1 + 0.2 must fit a budget of 0.3
+
+
+def within_limits(
+    counts: LimitCounts, cost: float, max_active: int, max_daily: int, server_budget: float
+) -> bool:
+    """Whether one more task of `cost` fits, given the counts (every store decides alike)."""
+    if 0 < max_active <= counts.active or 0 < max_daily <= counts.today:
+        return False
+    return not (server_budget > 0 and counts.credits_used + cost > server_budget + CREDIT_EPSILON)
 
 
 class TaskStore(Protocol):
@@ -42,10 +55,18 @@ class TaskStore(Protocol):
     """
 
     async def insert_within_limits(
-        self, task: VideoTask, *, max_active: int, max_daily: int, day_start: float
+        self,
+        task: VideoTask,
+        *,
+        max_active: int,
+        max_daily: int,
+        day_start: float,
+        server_budget: float = 0.0,
     ) -> LimitCounts | None:
         """Atomically count the requester's unfinished tasks and those created since
-        `day_start`; insert `task` only when both are under their limit (0 = no limit).
+        `day_start`, and with a `server_budget` the credits its guild spent since then (tasks
+        that failed do not count); insert `task` only when both counts are under their limit
+        (0 = no limit) and its cost fits what is left of the budget (0 = no budget).
         Returns None when inserted, else the counts that stopped it. Raises DuplicateTaskId
         when the id or short id is taken."""
         ...
@@ -126,6 +147,14 @@ class TaskStore(Protocol):
     async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts: ...
 
     async def count_unfinished(self, guild_id: int | None) -> int: ...
+
+    async def credits_used(self, guild_id: int, *, day_start: float) -> float:
+        """Credits of the guild's tasks created since `day_start`, failed ones left out."""
+        ...
+
+    async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
+        """A page of the guild's unfinished tasks, oldest first."""
+        ...
 
     async def get_meta(self, key: str) -> str | None: ...
 

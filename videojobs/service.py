@@ -21,6 +21,7 @@ from .delivery import Delivery
 from .finish import Finish
 from .lifecycle import Lifecycle, ServiceConfig
 from .models import POLLED_STATES, Requester, VideoRequest, VideoTask
+from .policy import BotDefaults, Policies
 from .polling import Polling
 from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
 from .schedule import PollSchedule, RandomSource
@@ -55,11 +56,13 @@ class VideoJobsService:
         clock: Clock | None = None,
         metrics: Metrics | None = None,
         rng: RandomSource = random,
+        policies: Policies | None = None,
     ) -> None:
         self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock, metrics, rng=rng)
+        self.policies = policies or Policies(None, _config_defaults(config), lc.clock)
         self.delivery = Delivery(lc)
         finish = Finish(lc, self.delivery)
-        self.admission = Admission(lc, finish)
+        self.admission = Admission(lc, finish, self.policies)
         self.sending = Sending(lc, finish, self.delivery)
         self.polling = Polling(lc, finish, self.delivery)
         # the actions, one verb each
@@ -70,6 +73,7 @@ class VideoJobsService:
         self.find = self.admission.find
         self.get = self.admission.get
         self.overview = self.admission.overview
+        self.server_queue = self.admission.server_queue
         self.send = self.sending.send
         self.send_in_background = self.sending.send_in_background
         self.poll_due = self.polling.poll_due
@@ -129,3 +133,15 @@ class VideoJobsService:
     async def drain(self, grace: float = 20.0) -> None:
         """Let in-flight sends and deliveries finish (on shutdown)."""
         await self.lifecycle.background.drain(grace)
+
+
+def _config_defaults(config: ServiceConfig) -> BotDefaults:
+    """The rules of a service built without a policy book (tests, benchmarks): the config's."""
+    return BotDefaults(
+        models=config.models,
+        max_active=config.max_active,
+        max_daily=config.max_daily,
+        allowed_channel_ids=config.allowed_channel_ids,
+        allowed_role_ids=config.allowed_role_ids,
+        task_timeout_minutes=config.task_timeout / 60,
+    )

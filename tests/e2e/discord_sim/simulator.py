@@ -116,6 +116,8 @@ class DiscordSimulator:
         self._dm_channels: dict[int, SimChannel] = {}
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
         self.command_puts: list[tuple[int | None, float]] = []
+        #: per-guild command permission overrides (Server Settings > Integrations)
+        self.command_overrides: dict[tuple[int, str], set[int]] = {}
 
         self.call_log: list[CallRecord] = []
         self.gateway_log: list[GatewayRecord] = []
@@ -382,12 +384,13 @@ class DiscordSimulator:
     # acting as users
     # ==========================================================================================
     async def slash(
-        self, user: UserLike, channel: SimChannel, command: str, **options: Any
+        self, user: UserLike, channel: SimChannel, command: str, /, **options: Any
     ) -> SimInteraction:
         """``/command`` (``"group sub"`` for subcommands) as ``user`` in ``channel``.
 
         Options are checked against the commands the bot synced, like the Discord client does
-        (names, types, choices, min/max): a mismatch raises ``SimulatorUsageError``.
+        (names, types, choices, min/max): a mismatch raises ``SimulatorUsageError``. The first
+        three are positional-only, so an option may be called ``channel`` or ``user``.
         """
         name, *path = command.lstrip("/").split()
         guild = channel.guild
@@ -409,13 +412,11 @@ class DiscordSimulator:
             )
         if guild is None and not allowed_in_dm(definition):
             raise SimulatorUsageError(f"/{name} is not available in DMs (contexts/dm_permission)")
-        required = definition.get("default_member_permissions")
-        if member is not None and required is not None:
-            needed = int(required)
-            if member.permissions & needed != needed:
-                raise SimulatorUsageError(
-                    f"{member.name} lacks default_member_permissions {needed} for /{name}"
-                )
+        if member is not None and not self.can_see_command(member, definition):
+            raise SimulatorUsageError(
+                f"{member.name} lacks default_member_permissions "
+                f"{definition.get('default_member_permissions')} for /{name}"
+            )
         data = build_command_data(
             definition,
             path,
@@ -429,6 +430,24 @@ class DiscordSimulator:
         return await self._interact(
             2, _as_user(user), member, channel, data, command_name=" ".join([name, *path])
         )
+
+    def allow_command(self, member: SimMember, name: str) -> None:
+        """A server admin lets ``member`` use ``/name`` despite its default member permissions
+        (Server Settings > Integrations): the Discord client then offers it to them."""
+        self.command_overrides.setdefault((member.guild.id, name), set()).add(member.id)
+
+    def can_see_command(self, member: SimMember, definition: dict[str, Any]) -> bool:
+        """Whether the Discord client offers the command to ``member``: it has every bit of
+        ``default_member_permissions`` ("0": admins only), or the server overrode it."""
+        if member.id in self.command_overrides.get((member.guild.id, definition["name"]), ()):
+            return True
+        required = definition.get("default_member_permissions")
+        if required is None:
+            return True
+        needed = int(required)
+        if needed == 0:
+            return member.permissions == Perm.ALL
+        return member.permissions & needed == needed
 
     async def click(self, user: UserLike, message: MessageRef, custom_id: str) -> SimInteraction:
         """Press the button ``custom_id`` on ``message``."""
@@ -901,7 +920,7 @@ class DiscordSimulator:
             }
             if scope is not None:
                 entry["guild_id"] = str(scope)
-            stored.append(entry)
+            stored.append(_as_discord_returns(entry))
         self._commands[scope] = stored
         self.command_puts.append((scope, time.monotonic()))
         self._notify()
@@ -1192,6 +1211,13 @@ class DiscordSimulator:
         self.call_log.append(record)
         self.unknown_routes.append(record)
         return json_response(404, {"message": "404: Not Found", "code": 0})
+
+
+def _as_discord_returns(command: dict[str, Any]) -> dict[str, Any]:
+    """Discord keeps a permission bit set as a string, whatever number type the bot sent."""
+    if command.get("default_member_permissions") is not None:
+        command["default_member_permissions"] = str(command["default_member_permissions"])
+    return command
 
 
 def _as_user(user: UserLike) -> SimUser:

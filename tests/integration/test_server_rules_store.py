@@ -1,0 +1,147 @@
+"""The store's side of /settings, credits and /queue, the same tests on every backend (the
+in-memory fake and SQLite): per-server values, the daily budget under concurrent admits, the
+server's unfinished tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.task_store import SqliteTaskStore
+from tests.fakes import MemoryStore
+from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
+
+DAY = 1_700_006_400.0  # a UTC midnight
+NOW = DAY + 3600.0
+GUILD = 222
+
+
+def make_task(**changes: Any) -> VideoTask:
+    fields: dict[str, Any] = {
+        "id": new_task_id(),
+        "requester_id": 111,
+        "guild_id": GUILD,
+        "channel_id": 333,
+        "request": VideoRequest(prompt="a heron in the reeds", model="kling-v3"),
+        "created_at": NOW,
+        "deadline_at": NOW + 1800,
+        "next_poll_at": NOW,
+        "updated_at": NOW,
+        "cost": 1.0,
+    }
+    fields.update(changes)
+    return VideoTask(**fields)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sqlite = await SqliteTaskStore.open(tmp_path / "bot.sqlite3")
+    yield sqlite
+    await sqlite.close()
+
+
+async def admit(store: Any, task: VideoTask, budget: float) -> bool:
+    counts = await store.insert_within_limits(
+        task, max_active=0, max_daily=0, day_start=DAY, server_budget=budget
+    )
+    return counts is None
+
+
+async def test_guild_settings_round_trip_with_author_and_time(store: Any) -> None:
+    """Values are kept per server with who set them and when; None removes one."""
+    await store.change_guild_settings(
+        GUILD, {"mode": '"pro"', "duration": "10"}, changed_by=7, at=5.0
+    )
+    await store.change_guild_settings(
+        GUILD, {"mode": '"std"', "duration": None}, changed_by=8, at=6.0
+    )
+    await store.change_guild_settings(GUILD + 1, {"mode": '"pro"'}, changed_by=9, at=7.0)
+    (record,) = await store.guild_settings(GUILD)
+    assert (record.key, record.value, record.changed_by, record.changed_at) == (
+        "mode",
+        '"std"',
+        8,
+        6.0,
+    )
+    assert await store.reset_guild_settings(GUILD) == 1
+    assert await store.guild_settings(GUILD) == []
+    assert len(await store.guild_settings(GUILD + 1)) == 1
+
+
+async def test_budget_refuses_what_would_pass_it_and_says_what_was_used(store: Any) -> None:
+    """Costs add up to the budget exactly (decimals too); the next is refused with the sum."""
+    assert await admit(store, make_task(cost=1.5), budget=3.0)
+    assert await admit(store, make_task(cost=1.5), budget=3.0)
+    counts = await store.insert_within_limits(
+        make_task(cost=0.5), max_active=0, max_daily=0, day_start=DAY, server_budget=3.0
+    )
+    assert counts is not None and counts.credits_used == 3.0
+    assert await store.credits_used(GUILD, day_start=DAY) == 3.0
+    assert await admit(store, make_task(cost=0.1), budget=0.0)  # 0 = no budget
+
+
+async def test_failed_tasks_yesterdays_and_other_servers_do_not_count(store: Any) -> None:
+    """Only today's tasks of this server that did not fail use its credits."""
+    await admit(store, make_task(cost=2.0, state=TaskState.FAILED), budget=0)
+    await admit(store, make_task(cost=2.0, created_at=DAY - 1), budget=0)
+    await admit(store, make_task(cost=2.0, guild_id=GUILD + 1), budget=0)
+    await admit(store, make_task(cost=2.0, state=TaskState.CANCELLED), budget=0)
+    assert await store.credits_used(GUILD, day_start=DAY) == 2.0
+    assert await admit(store, make_task(cost=1.0), budget=3.0)
+    assert not await admit(store, make_task(cost=0.5), budget=3.0)
+
+
+async def test_a_task_that_fails_later_frees_its_credits(store: Any) -> None:
+    """A task failed by the gateway after admission stops counting."""
+    task = make_task(cost=2.0)
+    assert await admit(store, task, budget=2.0)
+    assert not await admit(store, make_task(cost=2.0), budget=2.0)
+    await store.update(task.evolve(state=TaskState.FAILED))
+    assert await admit(store, make_task(cost=2.0), budget=2.0)
+
+
+async def test_a_burst_of_admits_from_many_members_never_passes_the_budget(store: Any) -> None:
+    """40 members at once, 1 credit each, a budget of 7: exactly 7 are stored."""
+    results = await asyncio.gather(
+        *(admit(store, make_task(requester_id=1000 + i), budget=7.0) for i in range(40))
+    )
+    assert sum(results) == 7
+    assert await store.credits_used(GUILD, day_start=DAY) == 7.0
+
+
+async def test_two_stores_on_one_file_share_the_budget(tmp_path: Path) -> None:
+    """Two connections (as two processes) admitting at once share one budget."""
+    path = tmp_path / "bot.sqlite3"
+    first, second = await SqliteTaskStore.open(path), await SqliteTaskStore.open(path)
+    try:
+        results = await asyncio.gather(
+            *(
+                admit(s, make_task(requester_id=1000 + i), budget=5.0)
+                for i in range(10)
+                for s in (first, second)
+            )
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert sum(results) == 5
+
+
+async def test_guild_unfinished_pages_oldest_first(store: Any) -> None:
+    """The server's unfinished tasks, oldest first, paged; finished and other servers' left out."""
+    tasks = [make_task(created_at=NOW + i, state=TaskState.RUNNING) for i in range(5)]
+    for task in reversed(tasks):
+        await admit(store, task, budget=0)
+    await admit(store, make_task(state=TaskState.COMPLETED), budget=0)
+    await admit(store, make_task(guild_id=GUILD + 1, state=TaskState.QUEUED), budget=0)
+    first = await store.guild_unfinished(GUILD, limit=3, offset=0)
+    rest = await store.guild_unfinished(GUILD, limit=3, offset=3)
+    assert [t.id for t in first + rest] == [t.id for t in tasks]
+    assert first[0].cost == 1.0
