@@ -5,10 +5,12 @@ It speaks both API styles of gateway-api.md:
 - `kling`: `POST /kling/v1/videos/{text2video|image2video}`, `GET` the same path + `/{id}`;
 and reads every response shape of gateway-notes.md through `parse_snapshot`, whatever the route.
 
-Calls that failed for a reason that may pass (429, most 5xx, time-outs, lost connections) are
+Reads that failed for a reason that may pass (429, most 5xx, time-outs, lost connections) are
 retried with exponential backoff and full jitter, honouring `Retry-After`, within both
-`max_attempts` and `max_retry_seconds`. The API key never reaches a log line, an exception or
-a repr.
+`max_attempts` and `max_retry_seconds`. A create is sent exactly once per call: whether and
+when to send it again is the caller's decision (it keeps the wait in its store), made from the
+error's `worth_waiting` / `may_have_reached`. The API key never reaches a log line, an
+exception or a repr.
 """
 
 from __future__ import annotations
@@ -114,18 +116,19 @@ class GatewayClient:
     async def create(self, request: GenerationRequest) -> TaskSnapshot:
         """Create a remote task and return its first snapshot (normally PENDING).
 
-        A create is retried like any call. That cannot make a second task: the request's
-        `external_task_id` is unique per account upstream, so a retry of a create that did
-        reach Kling is rejected as a duplicate. That rejection (on a retry, or on a resubmission
-        after a restart) raises code `duplicate_external_task_id`: the task exists upstream,
-        but its id never reached us.
+        One request, never retried here: a GatewayError says whether the gateway surely did
+        nothing (`worth_waiting`: the caller may send it again later) or may have started the
+        task (`may_have_reached`: it must not be sent again). Should a create be sent again
+        anyway, the request's `external_task_id` is unique per account upstream, so a duplicate
+        is refused: that raises code `duplicate_external_task_id` (the task exists upstream,
+        but its id never reached us).
         """
         if self._style == "kling":
             kind = "image2video" if request.is_image_to_video else "text2video"
             path, body = f"{KLING_PATH}/{kind}", kling_body(request)
         else:
             path, body = UNIFIED_PATH, unified_body(request)
-        data = await self._call("POST", path, body)
+        data = await self._call("POST", path, body, max_attempts=1)
         return _created_snapshot(data, self._secrets)
 
     async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
@@ -143,8 +146,16 @@ class GatewayClient:
 
     # --- transport --------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        max_attempts: int | None = None,
+    ) -> Any:
         """One API call with its retries; returns the decoded JSON of a 2xx answer."""
+        attempts = max_attempts or self._max_attempts
         spent = 0.0  # seconds used by attempts and waits, counted as the waits were asked for
         attempt = 0
         while True:
@@ -157,22 +168,32 @@ class GatewayClient:
                     raise GatewayError(
                         LOST_CREATE_MESSAGE,
                         retryable=False,
+                        may_have_reached=True,
                         status=error.status,
                         code="duplicate_external_task_id",
                         detail=error.detail,
                     ) from None
                 spent += time.monotonic() - began
-                delay = self._retry_delay(error, attempt, spent)
+                delay = self._retry_delay(error, attempt, attempts, spent)
                 if delay is None:
                     if error.retryable:
-                        self._log_failure(method, path, error, attempt, "giving up")
+                        outcome = "giving up" if attempts > 1 else "left to the caller"
+                        self._log_failure(method, path, error, attempt, attempts, outcome)
                     raise
-                self._log_failure(method, path, error, attempt, f"retrying in {delay:.1f}s")
+                self._log_failure(
+                    method, path, error, attempt, attempts, f"retrying in {delay:.1f}s"
+                )
                 await self._sleep(delay)
                 spent += delay
 
     def _log_failure(
-        self, method: str, path: str, error: GatewayError, attempt: int, outcome: str
+        self,
+        method: str,
+        path: str,
+        error: GatewayError,
+        attempt: int,
+        attempts: int,
+        outcome: str,
     ) -> None:
         logger.warning(
             "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; %s",
@@ -181,18 +202,20 @@ class GatewayClient:
             error.status,
             error.code,
             attempt,
-            self._max_attempts,
+            attempts,
             outcome,
         )
 
-    def _retry_delay(self, error: GatewayError, attempt: int, spent: float) -> float | None:
+    def _retry_delay(
+        self, error: GatewayError, attempt: int, attempts: int, spent: float
+    ) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now.
 
         The gateway's `Retry-After` wins over the backoff. A wait that would overrun
         `max_retry_seconds` is not started: the error (with its `retry_after`) goes to the
         caller, which has its own schedule.
         """
-        if not error.retryable or attempt >= self._max_attempts:
+        if not error.retryable or attempt >= attempts:
             return None
         if error.retry_after is not None:
             delay = error.retry_after

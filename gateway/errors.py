@@ -6,9 +6,11 @@ JSON travels as text inside the relay's message, and a proxy in front may answer
 page or nothing at all. Everything here is a pure function of the status, body and headers, so
 it is tested without a server.
 
-Each error carries a short message a Discord member can read, `retryable`, the gateway's own
-words in `detail` (for logs) and, when the gateway asked for one, `retry_after`. The API key
-is scrubbed from everything derived from a body, in case a server echoes it.
+Each error carries a short message a Discord member can read, `retryable`, whether the request
+`may_have_reached` the gateway (and so must not be sent again if it was a create),
+`task_missing`, the gateway's own words in `detail` (for logs) and, when the gateway asked for
+one, `retry_after`. The API key is scrubbed from everything derived from a body, in case a
+server echoes it.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class _Said:
     code: str | None = None
     kling_code: int | None = None
     kling_message: str | None = None
+    relay: bool = False  # one of the relay's own JSON error shapes (not a proxy's page)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -185,8 +188,8 @@ def _read_body(body: str) -> _Said:
         message = "" if message is None else str(message)
         if isinstance(code, int) and not isinstance(code, bool):
             # Kling's own error JSON, not wrapped by the relay.
-            return _Said(message, str(code), code or None, message)
-        said = _Said(message, str(code) if code else None)
+            return _Said(message, str(code), code or None, message, relay=True)
+        said = _Said(message, str(code) if code else None, relay=True)
     elif text.startswith("<"):
         said = _Said(_html_title(text))
     else:
@@ -194,7 +197,7 @@ def _read_body(body: str) -> _Said:
     inner = kling_error(said.message)
     if inner is None:
         return said
-    return _Said(said.message, said.code, inner[0], inner[1])
+    return _Said(said.message, said.code, inner[0], inner[1], relay=said.relay)
 
 
 def _reason_for(status: int, said: _Said) -> _Reason:
@@ -249,6 +252,29 @@ def _is_retryable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
+# 5xx statuses that say the request never got to the server behind the proxy: 502 bad gateway
+# and 503 unavailable (nginx and friends), and Cloudflare's 521 down, 522 connect timed out,
+# 523 unreachable, 525 and 526 TLS handshake failed.
+_NOT_FORWARDED = frozenset({502, 503, 521, 522, 523, 525, 526})
+# ... and those that say it may have: 504 and Cloudflare's 524 (no answer in time), 520
+# (the origin answered something unexpected).
+_MAYBE_FORWARDED = frozenset({504, 520, 524})
+
+
+def _may_have_reached(status: int, said: _Said) -> bool:
+    """Whether a refused request may have been acted on nonetheless.
+
+    An answer below 500 is a refusal: nothing was done. Of the 5xx, those of the relay itself
+    (its JSON shapes) are refusals too, as are a proxy's 502/503, which say it could not pass
+    the request on; a 504, and any other page the bot cannot read, may hide a request that went
+    through."""
+    if status < 500 or status in _NOT_FORWARDED:
+        return False
+    if status in _MAYBE_FORWARDED:
+        return True
+    return not said.relay
+
+
 def error_from_response(
     status: int, body: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
 ) -> GatewayError:
@@ -271,6 +297,8 @@ def error_from_response(
     return GatewayError(
         message,
         retryable=reason.transient and _is_retryable_status(status),
+        may_have_reached=_may_have_reached(status, said),
+        task_missing=reason is NOT_FOUND,
         status=status,
         code=said.code,
         retry_after=parse_retry_after(_header(headers, "Retry-After")),
@@ -278,28 +306,52 @@ def error_from_response(
     )
 
 
+# Failures before the request was on the wire: no connection could be made (refused, reset
+# while connecting, no route, DNS, TLS), the connection was not made in time, or the transport
+# was closing before the request could be written.
+_NOT_SENT = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ClientConnectionResetError,
+)
+
+
 def error_from_exception(exc: BaseException, *, secrets: Iterable[str] = ()) -> GatewayError:
-    """The error for a call that got no response: a time-out or a connection failure."""
-    if isinstance(exc, TimeoutError):
+    """The error for a call that got no response: a time-out or a connection failure.
+
+    Only a failure to connect (or to start writing) surely kept the request from the gateway;
+    a time-out or a connection lost after sending may hide a request that was acted on."""
+    may_have_reached = True
+    if isinstance(exc, _NOT_SENT):
+        reason, code, may_have_reached = DOWN, "unreachable", False
+    elif isinstance(exc, TimeoutError):
         reason, code = TIMED_OUT, "timeout"
     elif isinstance(exc, aiohttp.InvalidURL):
-        reason, code = BAD_ADDRESS, "invalid_url"
+        reason, code, may_have_reached = BAD_ADDRESS, "invalid_url", False
     elif isinstance(exc, aiohttp.ClientError | OSError):
-        reason, code = DOWN, "unreachable"
+        reason, code = DOWN, "connection_lost"
     else:
         reason, code = _Reason(DOWN.message, transient=False), "unexpected"
     detail = shorten(scrub(f"{type(exc).__name__}: {exc}", secrets), DETAIL_CHARS)
-    return GatewayError(reason.message, retryable=reason.transient, code=code, detail=detail)
+    return GatewayError(
+        reason.message,
+        retryable=reason.transient,
+        may_have_reached=may_have_reached,
+        code=code,
+        detail=detail,
+    )
 
 
 def unreadable_response(
     status: int, body: str, problem: str, *, secrets: Iterable[str] = ()
 ) -> GatewayError:
-    """The error for a successful status whose body is not what the API promises."""
+    """The error for a successful status whose body is not what the API promises (the request
+    was handled: a create may have started a task)."""
     shown = shorten(scrub(body, secrets), DETAIL_CHARS) or "(empty body)"
     return GatewayError(
         UNREADABLE.message,
         retryable=True,
+        may_have_reached=True,
         status=status,
         code="unreadable_response",
         detail=f"HTTP {status}: {problem}: {shown}",

@@ -69,6 +69,8 @@ _COLUMNS = (
     "delivery_gave_up_at",
     "retry_of",
     "cost",
+    "wait_reason",
+    "send_after",
 )
 # What `update` writes: everything but the identity, the request, the creation time and the
 # delivery columns (those belong to claim/mark/release_delivery, so that a stale copy of a task
@@ -88,6 +90,8 @@ _MUTABLE_COLUMNS = (
     "deadline_at",
     "updated_at",
     "finished_at",
+    "wait_reason",
+    "send_after",
 )
 
 _STATES = {state.value: state for state in TaskState}
@@ -112,6 +116,8 @@ def _mutable_fields(task: VideoTask) -> dict[str, Any]:
         "deadline_at": task.deadline_at,
         "updated_at": task.updated_at,
         "finished_at": task.finished_at,
+        "wait_reason": task.wait_reason,
+        "send_after": task.send_after,
     }
 
 
@@ -188,6 +194,8 @@ def _from_row(row: sqlite3.Row) -> VideoTask:
         delivery_retry_at=row["delivery_retry_at"],
         retry_of=row["retry_of"],
         cost=row["cost"],
+        wait_reason=row["wait_reason"],
+        send_after=row["send_after"],
     )
 
 
@@ -264,6 +272,10 @@ _REOPEN_GIVEN_UP = (
 _RELEASE_DELIVERY = (
     "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL, "
     "delivery_gave_up_at = NULL WHERE id = ? AND delivery = 'claimed'"
+)
+# must match the partial index tasks_waiting of migrations/0004_send_wait.sql
+_WAITING = (
+    f"{_SELECT} WHERE state = 'pending' AND wait_reason IS NOT NULL ORDER BY created_at LIMIT ?"
 )
 _GET_META = "SELECT value FROM meta WHERE key = ?"
 _SET_META = (
@@ -466,6 +478,10 @@ class SqliteTaskStore(GuildSettingsSql):
         """The earliest next_poll_at among polled tasks."""
         value = await self._scalar(_NEXT_POLL_AT)
         return None if value is None else float(value)
+
+    async def waiting(self, limit: int) -> list[VideoTask]:
+        """Tasks waiting for the gateway (PENDING with a wait reason), oldest first."""
+        return await self._many(_WAITING, (limit,))
 
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
         """Tasks in any of `states`, oldest first."""

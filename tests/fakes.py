@@ -173,6 +173,10 @@ class MemoryStore:
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
         return [t for t in self.tasks.values() if t.state in states]
 
+    async def waiting(self, limit: int) -> list[VideoTask]:
+        found = [t for t in self.tasks.values() if t.waiting]
+        return sorted(found, key=lambda t: t.created_at)[:limit]
+
     async def undelivered(self) -> list[VideoTask]:
         owed = [t for t in self.tasks.values() if t.state in TERMINAL_STATES and t.delivery.is_owed]
         return sorted(owed, key=lambda t: (t.finished_at or 0, t.created_at))

@@ -262,10 +262,26 @@ class VideoTask:
     delivery_retry_at: float | None = None  # when the next delivery attempt is due
     retry_of: str | None = None
     cost: float = 0.0  # credits, fixed at admission (TASK_COSTS then)
+    # Waiting for the gateway (a create that surely did not reach it): why, and not before when
+    # to send it again. Both None while the task is not waiting.
+    wait_reason: str | None = None
+    send_after: float | None = None
 
     @property
     def short_id(self) -> str:
         return self.id[:8]
+
+    @property
+    def waiting(self) -> bool:
+        """Not sent yet because the gateway could not take it; it is sent again later."""
+        return self.state is TaskState.PENDING and self.wait_reason is not None
+
+    @property
+    def status_label(self) -> str:
+        """The state as a member reads it, saying when the task waits for the gateway."""
+        if self.waiting:
+            return f"{self.state.label} (waiting for the video service)"
+        return self.state.label
 
     @property
     def target_channel_id(self) -> int:

@@ -125,6 +125,10 @@ class TaskStore(Protocol):
         """The earliest next_poll_at among polled tasks."""
         ...
 
+    async def waiting(self, limit: int) -> list[VideoTask]:
+        """Tasks waiting for the gateway (PENDING with a `wait_reason`), oldest first."""
+        ...
+
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]: ...
 
     async def undelivered(self) -> list[VideoTask]:

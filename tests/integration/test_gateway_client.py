@@ -407,11 +407,26 @@ async def test_busy_429_in_either_shape_is_retried(
     make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep, body: str
 ) -> None:
     """429 with the Chinese saturation message, in either shape: busy, retried, then fine."""
+    created = await make_client().create(text_request())
     sim.add_faults(Fault.busy(body=body, times=2))
-    snapshot = await make_client().create(text_request())
-    assert snapshot.state is GatewayState.PENDING
-    assert len(sim.requests) == 3
+    snapshot = await make_client().fetch(created.task_id, image_to_video=False)
+    assert snapshot.task_id == created.task_id
+    assert len(sim.requests) == 4
     assert len(sleep.delays) == 2
+
+
+@pytest.mark.parametrize("body", ["error", "code"])
+async def test_busy_429_on_create_is_left_to_the_caller(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep, body: str
+) -> None:
+    """A create is sent once: a 429 comes back at once, as worth waiting for, with the
+    gateway's Retry-After, and nothing was made."""
+    sim.add_faults(Fault.busy(body=body, retry_after="5", times=2))
+    error = await rejected(make_client().create(text_request()))
+    assert (error.status, error.worth_waiting, error.retry_after) == (429, True, 5.0)
+    assert len(sim.requests) == 1
+    assert sleep.delays == []
+    assert sim.task_count == 0
 
 
 @pytest.mark.parametrize("body", ["error", "code"])
@@ -456,7 +471,7 @@ async def test_attempts_are_bounded(
 ) -> None:
     """A lasting 500 is tried max_attempts times, with a wait between each."""
     sim.add_faults(Fault.server_error(500, times=10))
-    error = await rejected(make_client(max_attempts=3).create(text_request()))
+    error = await rejected(make_client(max_attempts=3).fetch("task_x", image_to_video=False))
     assert error.retryable
     assert len(sim.requests) == 3
     assert len(sleep.delays) == 2
@@ -478,8 +493,9 @@ async def test_retry_after_is_honoured(
     make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
 ) -> None:
     """The gateway's Retry-After is the wait, not the backoff."""
+    created = await make_client().create(text_request())
     sim.add_faults(Fault.busy(retry_after="7"))
-    await make_client().create(text_request())
+    await make_client().fetch(created.task_id, image_to_video=False)
     assert sleep.delays == [7.0]
 
 
@@ -489,7 +505,7 @@ async def test_total_retry_time_is_bounded(
     """No wait starts that would overrun max_retry_seconds; the caller learns retry_after."""
     sim.add_faults(Fault.busy(retry_after="3", times=10))
     client = make_client(max_attempts=10, max_retry_seconds=5)
-    error = await rejected(client.create(text_request()))
+    error = await rejected(client.fetch("task_x", image_to_video=False))
     assert sleep.delays == [3.0]
     assert len(sim.requests) == 2
     assert error.retry_after == 3.0
@@ -539,12 +555,35 @@ async def test_timeout_reported(make_client: Any, sim: GatewaySimulator) -> None
 async def test_dropped_connection_then_success(
     make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
 ) -> None:
-    """A connection dropped without an answer is retried."""
+    """A read whose connection was dropped without an answer is retried."""
+    created = await make_client().create(text_request())
+    sim.add_faults(Fault.dropped(route="fetch"))
+    snapshot = await make_client().fetch(created.task_id, image_to_video=False)
+    assert snapshot.task_id == created.task_id
+    assert len([r for r in sim.requests if r.kind == "fetch"]) == 2
+
+
+async def test_dropped_create_is_never_sent_again(
+    make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
+) -> None:
+    """A create whose connection was dropped after sending may have reached the gateway: it
+    is not sent again, and the error says so."""
     sim.add_faults(Fault.dropped(route="create"))
-    snapshot = await make_client().create(text_request())
-    assert snapshot.state is GatewayState.PENDING
-    assert len(sleep.delays) == 1
-    assert sim.task_count == 1
+    error = await rejected(make_client().create(text_request()))
+    assert error.may_have_reached
+    assert not error.worth_waiting
+    assert len(sim.requests) == 1
+    assert sleep.delays == []
+
+
+async def test_timed_out_create_is_never_sent_again(
+    make_client: Any, sim: GatewaySimulator
+) -> None:
+    """No answer in time to a create: it may have been taken, so it is not sent again."""
+    sim.add_faults(Fault.slow(2.0, route="create", times=3))
+    error = await rejected(make_client(timeout=0.2).create(text_request()))
+    assert (error.code, error.may_have_reached) == ("timeout", True)
+    assert len([r for r in sim.requests if r.kind == "create"]) == 1
 
 
 async def test_closed_port(session: aiohttp.ClientSession) -> None:
@@ -559,16 +598,15 @@ async def test_closed_port(session: aiohttp.ClientSession) -> None:
     assert len(sleep.delays) == 3
 
 
-async def test_retried_create_never_makes_a_second_task(
+async def test_lost_create_answer_is_not_sent_again(
     make_client: Any, sim: GatewaySimulator
 ) -> None:
-    """A create whose answer was lost is retried; the duplicate external_task_id is refused."""
+    """A create whose answer was lost made its task; it is not sent again."""
     sim.add_faults(Fault(route="create", lose_answer=True))
     error = await rejected(make_client().create(text_request(external_task_id="ext-9")))
     assert sim.task_count == 1
-    assert error.code == "duplicate_external_task_id"
-    assert not error.retryable
-    assert "answer was lost" in str(error)
+    assert len(sim.requests) == 1
+    assert error.may_have_reached
 
 
 async def test_resubmitted_create_reports_the_duplicate(
@@ -579,6 +617,9 @@ async def test_resubmitted_create_reports_the_duplicate(
     await client.create(text_request(external_task_id="ext-10"))
     error = await rejected(client.create(text_request(external_task_id="ext-10")))
     assert error.code == "duplicate_external_task_id"
+    assert error.may_have_reached
+    assert not error.retryable
+    assert "answer was lost" in str(error)
     assert sim.task_count == 1
 
 
@@ -595,7 +636,7 @@ async def test_success_status_with_an_unreadable_body_is_retried(
 ) -> None:
     """A 200 whose body is not JSON is retried, then reported as unreadable."""
     sim.add_faults(Fault(status=200, body="html", times=10))
-    error = await rejected(make_client(max_attempts=2).create(text_request()))
+    error = await rejected(make_client(max_attempts=2).fetch("task_x", image_to_video=False))
     assert (error.code, error.retryable) == ("unreadable_response", True)
     assert "could not read" in str(error)
     assert len(sleep.delays) == 1
@@ -605,11 +646,12 @@ async def test_retries_are_logged_without_headers(
     make_client: Any, sim: GatewaySimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Each retry leaves a WARNING naming method, path, status and attempt."""
+    created = await make_client().create(text_request())
     sim.add_faults(Fault.busy())
     with caplog.at_level(logging.WARNING, logger="gateway.client"):
-        await make_client().create(text_request())
+        await make_client().fetch(created.task_id, image_to_video=False)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "gateway.client"]
-    assert "POST /v1/video/generations" in line
+    assert f"GET /v1/video/generations/{created.task_id}" in line
     assert "status=429" in line
     assert "attempt 1/4" in line
     assert "Authorization" not in line

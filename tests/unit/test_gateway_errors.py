@@ -138,9 +138,127 @@ def test_timeout_is_retryable() -> None:
 
 
 def test_disconnect_is_retryable() -> None:
-    """A dropped connection is worth another try."""
+    """A dropped connection is worth another try (of a read)."""
     error = error_from_exception(aiohttp.ServerDisconnectedError())
-    assert (error.retryable, error.code) == (True, "unreachable")
+    assert (error.retryable, error.code) == (True, "connection_lost")
+
+
+# --- did the request reach the gateway? -------------------------------------------------------
+
+
+def refused_connection() -> aiohttp.ClientConnectorError:
+    key = aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 9, False, True, None, None, None)
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        refused_connection(),
+        aiohttp.ConnectionTimeoutError("Connection timeout to host"),
+        aiohttp.ClientConnectionResetError("Cannot write to closing transport"),
+    ],
+    ids=["refused", "connect-timeout", "reset-before-writing"],
+)
+def test_failures_before_sending_surely_did_not_reach(exc: BaseException) -> None:
+    """No connection, or none in time, or a transport closed before writing: the gateway surely
+    did nothing, and may take the same request later."""
+    error = error_from_exception(exc)
+    assert not error.may_have_reached
+    assert error.worth_waiting
+    assert "down or unreachable" in str(error)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TimeoutError(),
+        aiohttp.SocketTimeoutError("Timeout on reading data from socket"),
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientOSError(104, "Connection reset by peer"),
+        aiohttp.ClientPayloadError("Response payload is not completed"),
+    ],
+    ids=["timeout", "read-timeout", "disconnected", "reset-after-sending", "payload"],
+)
+def test_failures_after_sending_may_have_reached(exc: BaseException) -> None:
+    """No answer, or an answer lost on the way back: the request may have been acted on."""
+    error = error_from_exception(exc)
+    assert error.may_have_reached
+    assert not error.worth_waiting
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (429, error_shape(SATURATED)),
+        (429, ""),
+        (502, "<html><head><title>502 Bad Gateway</title></head></html>"),
+        (503, "<html><head><title>503 Service Temporarily Unavailable</title></head></html>"),
+        (503, ""),
+        (500, code_shape("do_request_failed", "upstream error: connection refused")),
+        (500, error_shape("internal error")),
+        (522, "<html><title>522: Connection timed out</title></html>"),
+    ],
+    ids=[
+        "429",
+        "429-empty",
+        "html-502",
+        "html-503",
+        "empty-503",
+        "json-500",
+        "json-500-error",
+        "cloudflare-522",
+    ],
+)
+def test_refusals_worth_waiting_for(status: int, body: str) -> None:
+    """429, a proxy's 502/503 and the relay's own JSON 5xx: nothing was done, try later."""
+    error = error_from_response(status, body, {})
+    assert not error.may_have_reached
+    assert error.retryable
+    assert error.worth_waiting
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (504, "<html><head><title>504 Gateway Time-out</title></head></html>"),
+        (504, error_shape("upstream timed out")),
+        (524, "<html><title>524: A timeout occurred</title></html>"),
+        (500, "<html><head><title>500 Internal Server Error</title></head></html>"),
+        (500, ""),
+    ],
+    ids=["html-504", "json-504", "cloudflare-524", "html-500", "empty-500"],
+)
+def test_answers_that_may_hide_a_request_that_went_through(status: int, body: str) -> None:
+    """A 504, or a 5xx page that is not the relay's own: the request may have been acted on."""
+    error = error_from_response(status, body, {})
+    assert error.may_have_reached
+    assert not error.worth_waiting
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_refusals_not_worth_waiting_for(status: int) -> None:
+    """A refusal that will not change: nothing was done, and waiting will not help."""
+    error = error_from_response(status, error_shape("no"), {})
+    assert not error.may_have_reached
+    assert not error.worth_waiting
+
+
+def test_model_not_served_is_not_waited_for() -> None:
+    """The relay's 503 model_not_found names a setting to fix, not an outage to sit out."""
+    body = error_shape("No available channel for model x", code="model_not_found")
+    error = error_from_response(503, body, {})
+    assert not error.may_have_reached
+    assert not error.worth_waiting
+    assert "KLING_MODELS" in str(error)
+
+
+def test_unknown_task_is_task_missing() -> None:
+    """The relay's 400 task_not_exist says the gateway does not know the task."""
+    error = error_from_response(400, code_shape("task_not_exist", "task_not_exist"), {})
+    assert error.task_missing
+    assert not error.retryable
+    assert not error_from_response(400, code_shape("invalid_request", "no"), {}).task_missing
 
 
 def test_invalid_base_url_is_not_retryable() -> None:
