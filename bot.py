@@ -80,11 +80,12 @@ class VideoBot(commands.Bot):
         service = self.front.service
         report = await service.recover()
         log.info(
-            "resuming: %d tasks being polled, %d never sent (sending now), %d interrupted "
-            "while sending (reported), %d results owed (%d of them gave up before and are "
-            "tried again); next poll %s",
+            "resuming: %d tasks being polled, %d never sent (sending now; %d of them waiting "
+            "for the video service), %d interrupted while sending (reported), %d results owed "
+            "(%d of them gave up before and are tried again); next poll %s",
             report.polling,
             report.pending,
+            report.waiting,
             report.interrupted,
             report.undelivered,
             report.redelivering,

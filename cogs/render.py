@@ -64,7 +64,7 @@ def status_embed(task: VideoTask, now: float) -> discord.Embed:
     """The public status message: prompt, settings, short id, state, progress, elapsed time."""
     request = task.request
     embed = discord.Embed(
-        title=f"Video `{task.short_id}` · {task.state.label}",
+        title=f"Video `{task.short_id}` · {task.status_label}",
         description=clip(request.prompt, 1500),
         colour=COLOURS[task.state],
     )
@@ -81,17 +81,30 @@ def status_embed(task: VideoTask, now: float) -> discord.Embed:
     embed.add_field(name="Elapsed", value=duration_text(elapsed(task, now)), inline=True)
     if task.failure_reason and task.state.is_terminal:
         embed.add_field(name="Why", value=clip(task.failure_reason, 1000), inline=False)
+    if task.waiting:
+        embed.add_field(
+            name="Waiting for the video service", value=waiting_text(task), inline=False
+        )
     embed.set_footer(
         text=f"Task {task.short_id} · /status {task.short_id} · /cancel {task.short_id}"
     )
     return embed
 
 
+def waiting_text(task: VideoTask) -> str:
+    """Why a task waits, and until when the bot keeps trying."""
+    return (
+        "The video service is down or busy right now. Your video keeps its place and is sent "
+        f"as soon as the service answers; the bot keeps trying until "
+        f"{timestamp(task.deadline_at, 't')}."
+    )
+
+
 def details_embed(task: VideoTask, now: float) -> discord.Embed:
     """Every setting and id of a task (the Details button and `/status task`)."""
     request = task.request
     embed = discord.Embed(
-        title=f"Task `{task.short_id}` · {task.state.label}",
+        title=f"Task `{task.short_id}` · {task.status_label}",
         description=clip(request.prompt, 2000),
         colour=COLOURS[task.state],
     )
@@ -132,8 +145,8 @@ def details_embed(task: VideoTask, now: float) -> discord.Embed:
     return embed
 
 
-def timestamp(when: float) -> str:
-    return f"<t:{int(when)}:f>"
+def timestamp(when: float, style: str = "f") -> str:
+    return f"<t:{int(when)}:{style}>"
 
 
 def jump_url(task: VideoTask) -> str | None:
@@ -167,7 +180,7 @@ def overview_embed(view: Overview, now: float) -> discord.Embed:
     embed = discord.Embed(title="Your videos", colour=discord.Colour.blurple())
     if view.unfinished:
         lines = [
-            f"`{t.short_id}` {t.state.label} {progress_bar(t.progress)} · "
+            f"`{t.short_id}` {t.status_label} {progress_bar(t.progress)} · "
             f"{duration_text(elapsed(t, now))} · {clip(t.request.prompt, 40)}"
             for t in view.unfinished
         ]

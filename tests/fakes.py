@@ -252,7 +252,13 @@ class FakeGateway:
     async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
         remote = self.remote.get(task_id)
         if remote is None:
-            raise GatewayError("task not found", retryable=False, status=400, code="task_not_exist")
+            raise GatewayError(
+                "task not found",
+                retryable=False,
+                task_missing=True,
+                status=400,
+                code="task_not_exist",
+            )
         step = remote.script[min(remote.fetches, len(remote.script) - 1)]
         remote.fetches += 1
         if isinstance(step, GatewayError):

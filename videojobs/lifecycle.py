@@ -42,6 +42,11 @@ class ServiceConfig:
     delivery_concurrency: int = 4
     progress_min_interval: float = 10.0
     delivery_retry_delays: tuple[float, ...] = (5.0, 15.0, 60.0, 300.0, 900.0)
+    # Waiting for the gateway: the longest wait between two probes (None: 60 s, or a thirtieth
+    # of task_timeout when that is shorter), and how many waiting tasks go out at once when
+    # it answers again.
+    send_backoff_cap: float | None = None
+    send_concurrency: int = 4
 
 
 class Lifecycle:

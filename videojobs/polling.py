@@ -133,7 +133,7 @@ class Polling:
         """One log line per failed poll (with the traceback when the failure is unexpected)."""
         lc = self.lc
         gateway_error = exc if isinstance(exc, GatewayError) else None
-        if gateway_error is not None and gateway_error.code == "task_not_exist":
+        if gateway_error is not None and gateway_error.task_missing:
             lc.schedule.forget(task.id)
             await self.finish(task, TaskState.FAILED, reason=LOST_REASON, expect=POLLED_STATES)
             return "finished"

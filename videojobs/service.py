@@ -40,6 +40,7 @@ class PassReport:
 class RecoveryReport:
     interrupted: int = 0
     pending: int = 0
+    waiting: int = 0
     polling: int = 0
     undelivered: int = 0
     redelivering: int = 0  # deliveries that gave up in an earlier run, tried again
@@ -65,6 +66,7 @@ class VideoJobsService:
         self.admission = Admission(lc, finish, self.policies)
         self.sending = Sending(lc, finish, self.delivery)
         self.polling = Polling(lc, finish, self.delivery)
+        self.sending.wake = self.polling.requested.set
         # the actions, one verb each
         self.admit = self.admission.admit
         self.retry = self.admission.retry
@@ -103,17 +105,21 @@ class VideoJobsService:
         return await self.send(task.id)
 
     async def run_pass(self) -> PassReport:
-        """One pass of the background work: resume, deliver what is owed, poll what is due."""
+        """One pass of the background work: resume, send the tasks waiting for the gateway,
+        deliver what is owed, poll what is due."""
         report = PassReport(sent=self.sending.resume())
+        report.sent += await self.sending.send_waiting()
         await self.deliver_owed()
         report.polled, report.finished, report.errors = await self.poll_due()
         return report
 
     async def next_wakeup(self) -> float | None:
         """When the poller should run next (None: nothing to poll)."""
-        candidates = [await self.store.next_poll_at(), await self.delivery.next_retry_at()]
-        if self.sending.resuming:
-            candidates.append(self.lifecycle.clock.now())
+        candidates = [
+            await self.store.next_poll_at(),
+            await self.delivery.next_retry_at(),
+            self.sending.next_wakeup(),
+        ]
         return min((t for t in candidates if t is not None), default=None)
 
     async def recover(self) -> RecoveryReport:
@@ -125,6 +131,7 @@ class VideoJobsService:
             interrupted=sent.interrupted,
             pending=sent.pending,
             redelivering=redelivering,
+            waiting=sent.waiting,
             polling=len(await store.in_states(POLLED_STATES)),
             undelivered=len(await store.undelivered()),
             next_poll_at=await store.next_poll_at(),

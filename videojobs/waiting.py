@@ -76,7 +76,7 @@ class Backoff:
         yet two processes (or two restarts) do not probe in step. A Retry-After wins."""
         if retry_after is not None:
             return retry_after * (1 + RETRY_AFTER_SLACK * rng())
-        step = min(self.cap, self.base * 2 ** max(0, failures - 1))
+        step = min(self.cap, self.base * 2.0 ** max(0, failures - 1))
         return step * (0.5 + 0.5 * rng())
 
 
@@ -99,10 +99,6 @@ class SendGate:
     def on_open(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever the gateway answers again after being down."""
         self._opened.append(callback)
-
-    def may_send(self, now: float) -> bool:
-        """Whether a task that is not the probe may be sent now."""
-        return not self.down
 
     def may_probe(self, now: float) -> bool:
         return self.down and not self.probing and now >= self.next_try
