@@ -233,7 +233,6 @@ async def run(settings: Settings) -> int:
             gateway,
             DiscordNotifier(bot, session, metrics),
             ServiceConfig(
-                models=settings.kling_models,
                 poll_interval=settings.poll_interval_seconds,
                 task_timeout=settings.task_timeout_seconds,
                 callback_url=settings.callback_public_url,

@@ -240,11 +240,8 @@ class RunSpec:
 def service_config(spec: RunSpec, callback_url: str | None) -> ServiceConfig:
     f = spec.time_factor
     wanted: dict[str, Any] = {
-        "models": ("kling-v3",),
         "poll_interval": POLL_INTERVAL * f,
         "task_timeout": TASK_TIMEOUT * f,
-        "max_active": 0,
-        "max_daily": 0,
         "callback_url": callback_url,
         "progress_min_interval": 10.0 * f,
         "delivery_retry_delays": tuple(d * f for d in (5.0, 15.0, 60.0, 300.0, 900.0)),

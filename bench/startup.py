@@ -41,7 +41,7 @@ from bench.common import (  # noqa: E402
 )
 from gateway.client import GatewayClient  # noqa: E402
 from storage.task_store import SqliteTaskStore  # noqa: E402
-from videojobs.lifecycle import ServiceConfig  # noqa: E402
+from videojobs.lifecycle import ServiceConfig, SystemClock  # noqa: E402
 from videojobs.models import (  # noqa: E402
     GenerationRequest,
     TaskSnapshot,
@@ -50,6 +50,7 @@ from videojobs.models import (  # noqa: E402
     VideoTask,
     new_task_id,
 )
+from videojobs.policy import BotDefaults, Policies  # noqa: E402
 from videojobs.service import VideoJobsService  # noqa: E402
 
 REQUEST = VideoRequest(prompt="a hot air balloon over a canyon at dawn", model="kling-v3")
@@ -146,8 +147,9 @@ async def child(db: str, base_url: str, tasks: int, spawned: float) -> dict[str,
     async with aiohttp.ClientSession() as session:
         gateway = CountingGateway(GatewayClient(session, base_url=base_url, api_key=API_KEY))
         gateway.expected = tasks
-        config = ServiceConfig(models=("kling-v3",), max_active=0, max_daily=0)
-        service = VideoJobsService(store, gateway, NullNotifier(), config)
+        config = ServiceConfig()
+        rules = Policies(None, BotDefaults(max_active=0, max_daily=0), SystemClock())
+        service = VideoJobsService(store, gateway, NullNotifier(), config, policies=rules)
         marks["service built"] = time.time()
         report = await service.recover()
         marks["recover() done"] = time.time()

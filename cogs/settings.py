@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice
 
+from videojobs.errors import RequestRejected
 from videojobs.models import ASPECT_RATIOS, DURATIONS, MODES
 from videojobs.policy import (
     ACTIVE_PER_MEMBER,
@@ -37,6 +38,13 @@ from .front import Front, front_of, require_manager
 COMMAND = "/settings"
 ACTIONS = [Choice(name=a, value=a) for a in ("allow", "remove", "clear")]
 NOTHING_CHANGED = discord.AllowedMentions.none()
+TEXT_CHANNELS = (
+    discord.ChannelType.text,
+    discord.ChannelType.news,
+    discord.ChannelType.forum,
+    discord.ChannelType.voice,
+    discord.ChannelType.stage_voice,
+)
 
 
 def value_text(key: str, value: Any) -> str:
@@ -159,10 +167,15 @@ def build_settings_group(front: Front) -> app_commands.Group:
     async def channels(
         interaction: discord.Interaction,
         action: str,
-        channel: discord.TextChannel | None = None,
+        channel: app_commands.AppCommandChannel | None = None,
     ) -> None:
         requester = require_manager(interaction, COMMAND)
         assert interaction.guild_id is not None
+        if channel is not None and channel.type not in TEXT_CHANNELS:
+            raise RequestRejected(
+                f"{channel.mention} is not a text channel; pick one where members can type "
+                "`/video`. Nothing changed."
+            )
         policy = await front.policies.change_list(
             interaction.guild_id,
             CHANNELS,

@@ -27,13 +27,11 @@ class SystemClock:
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
-    models: tuple[str, ...]
+    """How the lifecycle runs. The rules a task must meet (models, limits, allowlists, costs,
+    budgets) are not here: they are each server's policy (`policy.Policies`)."""
+
     poll_interval: float = 10.0
     task_timeout: float = 30 * 60.0
-    max_active: int = 2
-    max_daily: int = 20
-    allowed_channel_ids: frozenset[int] = frozenset()
-    allowed_role_ids: frozenset[int] = frozenset()
     callback_url: str | None = None
     relay_refresh: float = 15.0  # the gateway refreshes task states this often (gateway-notes)
     first_poll_after: float = 60.0  # a video takes a minute or more: first poll then

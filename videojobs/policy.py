@@ -82,9 +82,10 @@ class GuildSettingsStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BotDefaults:
-    """The environment's rules: what applies where a server set nothing."""
+    """The environment's rules: what applies where a server set nothing. bot.py builds it from
+    the settings; the defaults here are product-spec.md's, for tests and benchmarks."""
 
-    models: tuple[str, ...]
+    models: tuple[str, ...] = ("kling-v3",)
     mode: str = "std"
     duration: int = 5
     aspect_ratio: str = "16:9"

@@ -60,7 +60,8 @@ class VideoJobsService:
         policies: Policies | None = None,
     ) -> None:
         self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock, metrics, rng=rng)
-        self.policies = policies or Policies(None, _config_defaults(config), lc.clock)
+        # without a policy book (tests, benchmarks): the spec's defaults, for every server
+        self.policies = policies or Policies(None, BotDefaults(), lc.clock)
         self.delivery = Delivery(lc)
         finish = Finish(lc, self.delivery)
         self.admission = Admission(lc, finish, self.policies)
@@ -140,15 +141,3 @@ class VideoJobsService:
     async def drain(self, grace: float = 20.0) -> None:
         """Let in-flight sends and deliveries finish (on shutdown)."""
         await self.lifecycle.background.drain(grace)
-
-
-def _config_defaults(config: ServiceConfig) -> BotDefaults:
-    """The rules of a service built without a policy book (tests, benchmarks): the config's."""
-    return BotDefaults(
-        models=config.models,
-        max_active=config.max_active,
-        max_daily=config.max_daily,
-        allowed_channel_ids=config.allowed_channel_ids,
-        allowed_role_ids=config.allowed_role_ids,
-        task_timeout_minutes=config.task_timeout / 60,
-    )

@@ -43,7 +43,7 @@ async def test_a_callback_brings_the_result_before_the_next_poll(tmp_path: Path)
             store,
             GatewayClient(session, base_url=base, api_key=KEY),
             notifier,
-            ServiceConfig(models=("kling-v3",), poll_interval=600, callback_url=callback_url),
+            ServiceConfig(poll_interval=600, callback_url=callback_url),
         )
         runner = await start_callback_server(("127.0.0.1", port), callback_url, service.hint)
         try:

@@ -23,11 +23,11 @@ from storage.task_store import SqliteTaskStore
 from tests.fakes import FakeClock, FakeGateway, RecordingNotifier
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import DeliveryState, Requester, TaskState, VideoRequest
+from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
 
-CONFIG = ServiceConfig(
-    models=("kling-v3",), poll_interval=10, max_active=0, max_daily=0, progress_min_interval=0
-)
+CONFIG = ServiceConfig(poll_interval=10, progress_min_interval=0)
+NO_LIMITS = BotDefaults(max_active=0, max_daily=0)
 ALICE = Requester(user_id=1, guild_id=100, channel_id=500)
 REQUESTS = [
     VideoRequest(prompt="a lighthouse in a storm", model="kling-v3"),
@@ -130,7 +130,12 @@ async def run_with_crash(world: World, fuse: Fuse | None) -> bool:
     store = await SqliteTaskStore.open(world.db)
     wrap: Callable[[Any], Any] = fuse.wrap if fuse else (lambda x: x)
     service = VideoJobsService(
-        wrap(store), wrap(world.gateway), wrap(world.discord), CONFIG, world.clock
+        wrap(store),
+        wrap(world.gateway),
+        wrap(world.discord),
+        CONFIG,
+        world.clock,
+        policies=Policies(None, NO_LIMITS, world.clock),
     )
     try:
         await life(service, wrap(store), world.clock)
@@ -145,7 +150,14 @@ async def run_with_crash(world: World, fuse: Fuse | None) -> bool:
 
 async def restart_and_finish(world: World) -> SqliteTaskStore:
     store = await SqliteTaskStore.open(world.db)
-    service = VideoJobsService(store, world.gateway, world.discord, CONFIG, world.clock)
+    service = VideoJobsService(
+        store,
+        world.gateway,
+        world.discord,
+        CONFIG,
+        world.clock,
+        policies=Policies(None, NO_LIMITS, world.clock),
+    )
     await service.recover()
     await settle(service, store, world.clock)
     return store

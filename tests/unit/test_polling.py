@@ -10,6 +10,7 @@ import pytest
 from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import Requester, TaskSnapshot, TaskState, VideoRequest, VideoTask
+from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
 
 ALICE = Requester(user_id=1, guild_id=100, channel_id=500)
@@ -40,8 +41,9 @@ class CountingStore(MemoryStore):
 
 def make(**config: object) -> tuple[VideoJobsService, CountingStore, FakeGateway, FakeClock]:
     clock, store, gateway = FakeClock(), CountingStore(), FakeGateway()
-    settings = ServiceConfig(models=("kling-v3",), max_active=0, max_daily=0, **config)  # type: ignore[arg-type]
-    service = VideoJobsService(store, gateway, RecordingNotifier(), settings, clock)
+    settings = ServiceConfig(**config)  # type: ignore[arg-type]
+    rules = Policies(store, BotDefaults(max_active=0, max_daily=0), clock)
+    service = VideoJobsService(store, gateway, RecordingNotifier(), settings, clock, policies=rules)
     return service, store, gateway, clock
 
 

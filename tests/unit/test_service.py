@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from videojobs.models import (
     TaskState,
     VideoRequest,
 )
+from videojobs.policy import BotDefaults, Policies
 from videojobs.sending import INTERRUPTED_REASON
 from videojobs.service import VideoJobsService
 
@@ -29,17 +31,25 @@ ADMIN = Requester(user_id=3, guild_id=100, channel_id=500, is_admin=True)
 REQUEST = VideoRequest(prompt="a cat surfing at sunset", model="kling-v3")
 
 
+RULES = {"max_active", "max_daily", "allowed_channel_ids", "allowed_role_ids"}
+
+
 class Harness:
-    def __init__(self, **config: object) -> None:
+    def __init__(self, **config: Any) -> None:
         self.clock = FakeClock()
         self.store = MemoryStore()
         self.gateway = FakeGateway()
         self.notifier = RecordingNotifier()
-        self.config = ServiceConfig(models=("kling-v3", "kling-v2"), poll_interval=10, **config)  # type: ignore[arg-type]
+        rules = {key: config.pop(key) for key in RULES & set(config)}
+        self.config = ServiceConfig(poll_interval=10, **config)
+        self.defaults = BotDefaults(models=("kling-v3", "kling-v2"), **rules)
         self.service = self.new_service()
 
     def new_service(self) -> VideoJobsService:
-        return VideoJobsService(self.store, self.gateway, self.notifier, self.config, self.clock)
+        policies = Policies(self.store, self.defaults, self.clock)
+        return VideoJobsService(
+            self.store, self.gateway, self.notifier, self.config, self.clock, policies=policies
+        )
 
     async def run_until_idle(self, passes: int = 50) -> None:
         """Advance time pass by pass until nothing is left to poll or deliver."""
