@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import discord
 from discord.ext import commands
 
@@ -36,8 +37,9 @@ from gateway.simulator import GatewaySimulator, SimulatorConfig
 from observability import logs
 from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
-from storage import MigrationError, SqliteTaskStore
+from storage import MigrationError, PostgresTaskStore, SqliteTaskStore
 from videojobs.background import Background
+from videojobs.identity import process_id
 from videojobs.lifecycle import ServiceConfig, SystemClock
 from videojobs.policy import BotDefaults, Policies
 from videojobs.ports import Metrics
@@ -209,12 +211,33 @@ async def gateway_base(settings: Settings) -> AsyncIterator[str]:
         await simulator.stop()
 
 
-async def run(settings: Settings) -> int:
-    heartbeat = settings.database_path.parent / "heartbeat.json"
+async def open_store(settings: Settings) -> SqliteTaskStore | PostgresTaskStore | None:
+    """PostgreSQL when DATABASE_URL is set (shared by several processes), else the SQLite file.
+    None (after one line on stderr naming the setting) when it cannot be opened."""
+    if settings.database_url:
+        try:
+            store: SqliteTaskStore | PostgresTaskStore = await PostgresTaskStore.open(
+                settings.database_url
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, MigrationError) as exc:
+            # The URL itself is not shown: it may hold a password.
+            print(f"DATABASE_URL: can't open the PostgreSQL database: {exc}", file=sys.stderr)
+            return None
+        log.info("store: PostgreSQL (shared; this process is %s)", process_id())
+        return store
     try:
         store = await SqliteTaskStore.open(settings.database_path)
     except (OSError, sqlite3.Error, MigrationError) as exc:
         print(f"DATABASE_PATH: can't open {settings.database_path}: {exc}", file=sys.stderr)
+        return None
+    log.info("store: SQLite at %s", settings.database_path)
+    return store
+
+
+async def run(settings: Settings) -> int:
+    heartbeat = settings.database_path.parent / "heartbeat.json"
+    store = await open_store(settings)
+    if store is None:
         return EXIT_BAD_SETTINGS
     metrics = PrometheusMetrics() if settings.metrics_listen else None
     background = Background()  # the signal handler's shutdown: kept, and logged if it fails

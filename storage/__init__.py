@@ -1,6 +1,8 @@
-"""The only code that knows SQL: the SQLite file, its migrations and the task store."""
+"""The only code that knows SQL: SQLite (one process) and PostgreSQL (any number of processes),
+their migrations and the task stores. Both map rows the same way (rows.py)."""
 
 from .database import MigrationError, migrate, open_database
+from .pg_store import PostgresTaskStore
 from .task_store import SqliteTaskStore
 
-__all__ = ["MigrationError", "SqliteTaskStore", "migrate", "open_database"]
+__all__ = ["MigrationError", "PostgresTaskStore", "SqliteTaskStore", "migrate", "open_database"]

@@ -11,197 +11,33 @@ before it is committed; nothing here is ever read back to decide a write outside
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from videojobs.errors import DuplicateTaskId
-from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask
+from videojobs.errors import DuplicateTaskId, InvalidTaskRecord
+from videojobs.models import TaskState, VideoTask
 from videojobs.ports import LimitCounts, within_limits
 
 from .database import open_database
 from .guild_settings import GuildSettingsSql
-
-# The state lists below must match the partial indexes of migrations/0001_tasks.sql exactly
-# (same values, same order), or SQLite will not use those indexes.
-_POLLED = "('queued', 'running')"
-_ACTIVE = "('pending', 'submitting', 'queued', 'running')"
-_TERMINAL = "('completed', 'failed', 'timed_out', 'cancelled')"
-_UNDELIVERED = "delivery IN ('none', 'claimed')"
-_NOT_GAVE_UP = "delivery_gave_up_at IS NULL"  # GAVE_UP is 'claimed' + this set (migration 0002)
-
-# --- the one mapping between a row and a VideoTask ---------------------------------------------
-
-_COLUMNS = (
-    "id",
-    "short_id",
-    "requester_id",
-    "guild_id",
-    "channel_id",
-    "thread_id",
-    "status_message_id",
-    "upload_limit",
-    "request",
-    "gateway_task_id",
-    "state",
-    "progress",
-    "result_url",
-    "failure_reason",
-    "attempts",
-    "poll_errors",
-    "next_poll_at",
-    "deadline_at",
-    "created_at",
-    "updated_at",
-    "finished_at",
-    "delivery",
-    "delivery_message_id",
-    "delivered_at",
-    "delivery_attempts",
-    "delivery_retry_at",
-    "delivery_gave_up_at",
-    "retry_of",
-    "cost",
-    "wait_reason",
-    "send_after",
-)
-# What `update` writes: everything but the identity, the request, the creation time and the
-# delivery columns (those belong to claim/mark/release_delivery, so that a stale copy of a task
-# never undoes a claim or a delivery).
-_MUTABLE_COLUMNS = (
-    "thread_id",
-    "status_message_id",
-    "upload_limit",
-    "gateway_task_id",
-    "state",
-    "progress",
-    "result_url",
-    "failure_reason",
-    "attempts",
-    "poll_errors",
-    "next_poll_at",
-    "deadline_at",
-    "updated_at",
-    "finished_at",
-    "wait_reason",
-    "send_after",
-)
-
-_STATES = {state.value: state for state in TaskState}
-_DELIVERIES = {delivery.value: delivery for delivery in DeliveryState}
-
-
-def _mutable_fields(task: VideoTask) -> dict[str, Any]:
-    """The id and the _MUTABLE_COLUMNS, for `update` (no request JSON to build)."""
-    return {
-        "id": task.id,
-        "thread_id": task.thread_id,
-        "status_message_id": task.status_message_id,
-        "upload_limit": task.upload_limit,
-        "gateway_task_id": task.gateway_task_id,
-        "state": task.state.value,
-        "progress": task.progress,
-        "result_url": task.result_url,
-        "failure_reason": task.failure_reason,
-        "attempts": task.attempts,
-        "poll_errors": task.poll_errors,
-        "next_poll_at": task.next_poll_at,
-        "deadline_at": task.deadline_at,
-        "updated_at": task.updated_at,
-        "finished_at": task.finished_at,
-        "wait_reason": task.wait_reason,
-        "send_after": task.send_after,
-    }
-
-
-def _to_row(task: VideoTask) -> dict[str, Any]:
-    """Every column, for the insert."""
-    return (
-        _mutable_fields(task)
-        | {
-            "short_id": task.short_id,
-            "requester_id": task.requester_id,
-            "guild_id": task.guild_id,
-            "channel_id": task.channel_id,
-            "request": json.dumps(
-                task.request.to_json(), ensure_ascii=False, separators=(",", ":")
-            ),
-            "created_at": task.created_at,
-            "delivery_message_id": task.delivery_message_id,
-            "delivered_at": task.delivered_at,
-            "delivery_attempts": task.delivery_attempts,
-            "delivery_retry_at": task.delivery_retry_at,
-            "retry_of": task.retry_of,
-            "cost": task.cost,
-        }
-        | _delivery_columns(task)
-    )
-
-
-def _delivery_columns(task: VideoTask) -> dict[str, Any]:
-    if task.delivery is DeliveryState.GAVE_UP:
-        gave_up_at = task.finished_at or task.updated_at
-        return {"delivery": DeliveryState.CLAIMED.value, "delivery_gave_up_at": gave_up_at}
-    return {"delivery": task.delivery.value, "delivery_gave_up_at": None}
-
-
-def _delivery_state(row: sqlite3.Row) -> DeliveryState:
-    delivery = _DELIVERIES[row["delivery"]]
-    if delivery is DeliveryState.CLAIMED and row["delivery_gave_up_at"] is not None:
-        return DeliveryState.GAVE_UP
-    return delivery
-
-
-@lru_cache(maxsize=16_384)
-def _request_from_json(text: str) -> VideoRequest:
-    """Requests never change and VideoRequest is frozen, so a polled task's is decoded once."""
-    return VideoRequest.from_json(json.loads(text))
-
-
-def _from_row(row: sqlite3.Row) -> VideoTask:
-    return VideoTask(
-        id=row["id"],
-        requester_id=row["requester_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        thread_id=row["thread_id"],
-        status_message_id=row["status_message_id"],
-        upload_limit=row["upload_limit"],
-        request=_request_from_json(row["request"]),
-        gateway_task_id=row["gateway_task_id"],
-        state=_STATES[row["state"]],
-        progress=row["progress"],
-        result_url=row["result_url"],
-        failure_reason=row["failure_reason"],
-        attempts=row["attempts"],
-        poll_errors=row["poll_errors"],
-        next_poll_at=row["next_poll_at"],
-        deadline_at=row["deadline_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
-        delivery=_delivery_state(row),
-        delivery_message_id=row["delivery_message_id"],
-        delivered_at=row["delivered_at"],
-        delivery_attempts=row["delivery_attempts"],
-        delivery_retry_at=row["delivery_retry_at"],
-        retry_of=row["retry_of"],
-        cost=row["cost"],
-        wait_reason=row["wait_reason"],
-        send_after=row["send_after"],
-    )
-
-
-def _from_rows(rows: Iterable[sqlite3.Row]) -> list[VideoTask]:
-    return [_from_row(row) for row in rows]
-
+from .rows import ACTIVE as _ACTIVE
+from .rows import COLUMNS as _COLUMNS
+from .rows import MUTABLE_COLUMNS as _MUTABLE_COLUMNS
+from .rows import NOT_GAVE_UP as _NOT_GAVE_UP
+from .rows import OWED as _OWED
+from .rows import POLLED as _POLLED
+from .rows import TERMINAL as _TERMINAL
+from .rows import from_row as _from_row
+from .rows import from_rows as _from_rows
+from .rows import mutable_fields as _mutable_fields
+from .rows import to_row as _to_row
 
 # --- statements ---------------------------------------------------------------------------------
 # Built once at import from the constants above (S608 is about untrusted text, which never
@@ -222,7 +58,6 @@ _DUE_FOR_POLL = (
     f"{_SELECT} WHERE state IN {_POLLED} AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
 )
 _NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {_POLLED}"  # noqa: S608
-_OWED = f"{_UNDELIVERED} AND state IN {_TERMINAL} AND {_NOT_GAVE_UP}"
 _UNDELIVERED_TASKS = f"{_SELECT} WHERE {_OWED} ORDER BY finished_at, created_at"
 _DELIVERIES_DUE = (
     f"{_SELECT} WHERE {_OWED} AND coalesce(delivery_retry_at, 0) <= ? "
@@ -270,8 +105,8 @@ _REOPEN_GIVEN_UP = (
     "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
 )
 _RELEASE_DELIVERY = (
-    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL, "
-    "delivery_gave_up_at = NULL WHERE id = ? AND delivery = 'claimed'"
+    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL "  # noqa: S608
+    f"WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
 )
 # must match the partial index tasks_waiting of migrations/0004_send_wait.sql
 _WAITING = (
@@ -386,7 +221,7 @@ class SqliteTaskStore(GuildSettingsSql):
             except sqlite3.IntegrityError as exc:
                 if "UNIQUE" in str(exc):
                     raise DuplicateTaskId(task.id) from None
-                raise
+                raise InvalidTaskRecord(f"task {task.id!r} refused by the store: {exc}") from exc
         return None
 
     async def update(

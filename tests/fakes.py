@@ -4,10 +4,11 @@ notifier and a clock that moves only when told."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from videojobs.errors import GatewayError
+from videojobs.errors import DuplicateTaskId, GatewayError, InvalidTaskRecord
 from videojobs.models import (
     ACTIVE_STATES,
     POLLED_STATES,
@@ -22,6 +23,8 @@ from videojobs.models import (
 from videojobs.policy import SettingRecord
 from videojobs.ports import LimitCounts, within_limits
 
+_TASK_ID = re.compile(r"[0-9a-f]{32}")
+
 
 class FakeClock:
     def __init__(self, start: float = 1_770_000_000.0) -> None:
@@ -35,7 +38,11 @@ class FakeClock:
 
 
 class MemoryStore:
-    """Implements TaskStore with dicts; every method is atomic because nothing awaits inside."""
+    """Implements TaskStore with dicts; every method is atomic because nothing awaits inside.
+
+    It refuses what the SQL stores refuse (a taken id or short id, an id that is not 32 hex
+    digits, a retry of an unknown task) and orders like them: the store contract suite
+    (tests/contract/) runs the same tests on it, on SQLite and on PostgreSQL."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, VideoTask] = {}
@@ -56,6 +63,12 @@ class MemoryStore:
             counts = replace(counts, credits_used=self._credits(task.guild_id, day_start))
         if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
             return counts
+        if task.id in self.tasks or any(t.short_id == task.short_id for t in self.tasks.values()):
+            raise DuplicateTaskId(task.id)
+        if not _TASK_ID.fullmatch(task.id):
+            raise InvalidTaskRecord(f"task {task.id!r} refused by the store: CHECK (id)")
+        if task.retry_of is not None and task.retry_of not in self.tasks:
+            raise InvalidTaskRecord(f"task {task.id!r} refused by the store: FOREIGN KEY")
         self.tasks[task.id] = task
         return None
 
@@ -65,7 +78,7 @@ class MemoryStore:
     async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         mine = [t for t in self.tasks.values() if t.guild_id == guild_id]
         unfinished = sorted(
-            (t for t in mine if t.state in ACTIVE_STATES), key=lambda t: t.created_at
+            (t for t in mine if t.state in ACTIVE_STATES), key=lambda t: (t.created_at, t.id)
         )
         return unfinished[offset : offset + limit]
 
@@ -98,7 +111,12 @@ class MemoryStore:
         return self.tasks.get(task_id)
 
     async def find_by_short_id(self, short_id: str) -> VideoTask | None:
-        return next((t for t in self.tasks.values() if t.short_id == short_id), None)
+        key = short_id.strip().lower()
+        return next((t for t in self.tasks.values() if t.short_id == key), None)
+
+    async def find_by_gateway_id(self, gateway_task_id: str) -> VideoTask | None:
+        found = [t for t in self.tasks.values() if t.gateway_task_id == gateway_task_id]
+        return max(found, key=lambda t: t.created_at, default=None)
 
     async def update(
         self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
@@ -107,6 +125,13 @@ class MemoryStore:
         if current is None or (expect_states is not None and current.state not in expect_states):
             return False
         self.tasks[task.id] = task.evolve(
+            request=current.request,
+            requester_id=current.requester_id,
+            guild_id=current.guild_id,
+            channel_id=current.channel_id,
+            created_at=current.created_at,
+            retry_of=current.retry_of,
+            cost=current.cost,
             delivery=current.delivery,
             delivery_message_id=current.delivery_message_id,
             delivered_at=current.delivered_at,
@@ -121,13 +146,17 @@ class MemoryStore:
         return sum([await self.update(task, expect_states=expect_states) for task in tasks])
 
     async def claim_delivery(self, task_id: str, now: float) -> bool:
-        task = self.tasks[task_id]
-        if task.state not in TERMINAL_STATES or task.delivery is not DeliveryState.NONE:
+        task = self.tasks.get(task_id)
+        if task is None or task.state not in TERMINAL_STATES:
+            return False
+        if task.delivery is not DeliveryState.NONE:
             return False
         self.tasks[task_id] = task.evolve(delivery=DeliveryState.CLAIMED)
         return True
 
     async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
+        if task_id not in self.tasks:
+            return
         self.tasks[task_id] = self.tasks[task_id].evolve(
             delivery=DeliveryState.DELIVERED,
             delivery_message_id=message_id,
@@ -136,15 +165,15 @@ class MemoryStore:
         )
 
     async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
-        task = self.tasks[task_id]
-        if task.delivery is DeliveryState.CLAIMED:
+        task = self.tasks.get(task_id)
+        if task is not None and task.delivery is DeliveryState.CLAIMED:
             self.tasks[task_id] = task.evolve(
                 delivery_attempts=attempts, delivery_retry_at=retry_at
             )
 
     async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
-        task = self.tasks[task_id]
-        if task.delivery is DeliveryState.CLAIMED:
+        task = self.tasks.get(task_id)
+        if task is not None and task.delivery is DeliveryState.CLAIMED:
             self.tasks[task_id] = task.evolve(
                 delivery=DeliveryState.GAVE_UP, delivery_attempts=attempts, delivery_retry_at=None
             )
@@ -158,8 +187,8 @@ class MemoryStore:
         return len(given_up)
 
     async def release_delivery(self, task_id: str) -> None:
-        task = self.tasks[task_id]
-        if task.delivery is DeliveryState.CLAIMED:
+        task = self.tasks.get(task_id)
+        if task is not None and task.delivery is DeliveryState.CLAIMED:
             self.tasks[task_id] = task.evolve(delivery=DeliveryState.NONE, delivery_retry_at=None)
 
     async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
@@ -171,7 +200,9 @@ class MemoryStore:
         return min(times, default=None)
 
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
-        return [t for t in self.tasks.values() if t.state in states]
+        return sorted(
+            (t for t in self.tasks.values() if t.state in states), key=lambda t: t.created_at
+        )
 
     async def waiting(self, limit: int) -> list[VideoTask]:
         found = [t for t in self.tasks.values() if t.waiting]
@@ -196,7 +227,11 @@ class MemoryStore:
                 (t for t in mine if t.state in ACTIVE_STATES), key=lambda t: t.created_at
             )[:limit]
         done = (t for t in mine if t.state in TERMINAL_STATES)
-        return sorted(done, key=lambda t: t.finished_at or 0, reverse=True)[:limit]
+        return sorted(
+            done,
+            key=lambda t: (t.updated_at if t.finished_at is None else t.finished_at, t.created_at),
+            reverse=True,
+        )[:limit]
 
     async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts:
         return self._counts(user_id, day_start)
@@ -213,6 +248,9 @@ class MemoryStore:
 
     async def set_meta(self, key: str, value: str) -> None:
         self.meta[key] = value
+
+    async def close(self) -> None:
+        return None
 
     def _counts(self, user_id: int, day_start: float) -> LimitCounts:
         mine = [t for t in self.tasks.values() if t.requester_id == user_id]

@@ -15,6 +15,11 @@ class DuplicateTaskId(VideoJobsError):
     """A new task's id (or its short id) is taken already: draw another."""
 
 
+class InvalidTaskRecord(VideoJobsError):
+    """The store refused a task that breaks its schema (an id that is not 32 hex digits, a
+    retry of an unknown task): a bug in the caller, never a member's mistake."""
+
+
 class TaskNotFound(VideoJobsError):
     pass
 

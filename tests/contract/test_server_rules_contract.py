@@ -1,19 +1,15 @@
 """The store's side of /settings, credits and /queue, the same tests on every backend (the
-in-memory fake and SQLite): per-server values, the daily budget under concurrent admits, the
-server's unfinished tasks."""
+in-memory fake, SQLite and PostgreSQL: the `store` fixture of conftest.py): per-server values,
+the daily budget under concurrent admits, the server's unfinished tasks."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from storage.task_store import SqliteTaskStore
-from tests.fakes import MemoryStore
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
+
+from .conftest import Backend
 
 DAY = 1_700_006_400.0  # a UTC midnight
 NOW = DAY + 3600.0
@@ -35,16 +31,6 @@ def make_task(**changes: Any) -> VideoTask:
     }
     fields.update(changes)
     return VideoTask(**fields)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    sqlite = await SqliteTaskStore.open(tmp_path / "bot.sqlite3")
-    yield sqlite
-    await sqlite.close()
 
 
 async def admit(store: Any, task: VideoTask, budget: float) -> bool:
@@ -116,22 +102,40 @@ async def test_a_burst_of_admits_from_many_members_never_passes_the_budget(store
     assert await store.credits_used(GUILD, day_start=DAY) == 7.0
 
 
-async def test_two_stores_on_one_file_share_the_budget(tmp_path: Path) -> None:
-    """Two connections (as two processes) admitting at once share one budget."""
-    path = tmp_path / "bot.sqlite3"
-    first, second = await SqliteTaskStore.open(path), await SqliteTaskStore.open(path)
-    try:
-        results = await asyncio.gather(
-            *(
-                admit(s, make_task(requester_id=1000 + i), budget=5.0)
-                for i in range(10)
-                for s in (first, second)
-            )
+async def test_two_stores_share_the_budget(store: Any, backend: Backend) -> None:
+    """Two stores on one database (as two processes) admitting at once share one budget."""
+    second = await backend.open()
+    results = await asyncio.gather(
+        *(
+            admit(s, make_task(requester_id=1000 + i), budget=5.0)
+            for i in range(10)
+            for s in (store, second)
         )
-    finally:
-        await first.close()
-        await second.close()
+    )
     assert sum(results) == 5
+    assert await second.credits_used(GUILD, day_start=DAY) == 5.0
+
+
+async def test_the_budget_and_a_members_limit_hold_together(store: Any, backend: Backend) -> None:
+    """Admits for several members of one budgeted server, from two stores: neither the budget
+    nor any member's active limit is passed, and nothing deadlocks."""
+    second = await backend.open()
+    results = await asyncio.gather(
+        *(
+            s.insert_within_limits(
+                make_task(requester_id=1000 + i % 3),
+                max_active=2,
+                max_daily=0,
+                day_start=DAY,
+                server_budget=5.0,
+            )
+            for i in range(18)
+            for s in (store, second)
+        )
+    )
+    assert sum(r is None for r in results) == 5
+    for member in (1000, 1001, 1002):
+        assert (await store.count_limits(member, day_start=DAY)).active <= 2
 
 
 async def test_guild_unfinished_pages_oldest_first(store: Any) -> None:

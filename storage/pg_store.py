@@ -1,0 +1,350 @@
+"""PostgresTaskStore: the TaskStore port on PostgreSQL, shared by any number of bot processes.
+
+One asyncpg pool per process. Every write is one statement (committed on return) or one short
+transaction. The limits are checked and the task inserted under transaction-scoped advisory
+locks — on the guild when it has a budget, then on the requester (always in that order, so two
+admits never wait on each other in a cycle) — so concurrent admits for one member or one
+server, in this process or in another, are counted one after the other and never pass a limit
+together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from videojobs.errors import DuplicateTaskId, InvalidTaskRecord
+from videojobs.models import TaskState, VideoTask
+from videojobs.ports import LimitCounts, within_limits
+
+from .pg_database import create_pool
+from .pg_guild_settings import GuildSettingsPg
+from .rows import (
+    ACTIVE,
+    COLUMNS,
+    MUTABLE_COLUMNS,
+    NOT_GAVE_UP,
+    OWED,
+    POLLED,
+    TERMINAL,
+    from_row,
+    from_rows,
+    mutable_fields,
+    to_row,
+)
+
+# Advisory lock classes for admissions (the second key is a hash of the id): one server's budget,
+# one requester's limits.
+GUILD_LOCK_CLASS = 0x4B47
+REQUESTER_LOCK_CLASS = 0x4B4C
+
+# The PostgreSQL type of every column, for the arrays of the batched update.
+_TYPES = {
+    "id": "text",
+    "thread_id": "bigint",
+    "status_message_id": "bigint",
+    "upload_limit": "bigint",
+    "gateway_task_id": "text",
+    "state": "text",
+    "progress": "integer",
+    "result_url": "text",
+    "failure_reason": "text",
+    "attempts": "integer",
+    "poll_errors": "integer",
+    "next_poll_at": "double precision",
+    "deadline_at": "double precision",
+    "updated_at": "double precision",
+    "finished_at": "double precision",
+    "wait_reason": "text",
+    "send_after": "double precision",
+}
+
+# --- statements (built once from the constants of rows.py; every value is a parameter) --------
+
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"  # noqa: S608
+_INSERT = (
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
+)
+_UPDATED = ("id", *MUTABLE_COLUMNS)
+# One statement for one task or many: the new values arrive as one array per column. The last
+# parameter is the states the stored row must be in (NULL: any).
+_UPDATE = (
+    f"UPDATE tasks AS t SET {', '.join(f'{c} = v.{c}' for c in MUTABLE_COLUMNS)} "  # noqa: S608
+    f"FROM unnest({', '.join(f'${i}::{_TYPES[c]}[]' for i, c in enumerate(_UPDATED, 1))}) "
+    f"AS v({', '.join(_UPDATED)}) "
+    f"WHERE t.id = v.id AND (${len(_UPDATED) + 1}::text[] IS NULL "
+    f"OR t.state = ANY(${len(_UPDATED) + 1}::text[]))"
+)
+_GET = f"{_SELECT} WHERE id = $1"
+_BY_SHORT_ID = f"{_SELECT} WHERE short_id = $1"
+_BY_GATEWAY_ID = f"{_SELECT} WHERE gateway_task_id = $1 ORDER BY created_at DESC LIMIT 1"
+_DUE_FOR_POLL = (
+    f"{_SELECT} WHERE state IN {POLLED} AND next_poll_at <= $1 ORDER BY next_poll_at LIMIT $2"
+)
+_NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {POLLED}"  # noqa: S608
+# must match the partial index tasks_waiting of pg_migrations/0004_send_wait.sql
+_WAITING = (
+    f"{_SELECT} WHERE state = 'pending' AND wait_reason IS NOT NULL ORDER BY created_at LIMIT $1"
+)
+_IN_STATES = f"{_SELECT} WHERE state = ANY($1::text[]) ORDER BY created_at"
+# NULLS FIRST: the order SQLite gives (a terminal task always has finished_at in practice).
+_UNDELIVERED = f"{_SELECT} WHERE {OWED} ORDER BY finished_at NULLS FIRST, created_at"
+_DELIVERIES_DUE = (
+    f"{_SELECT} WHERE {OWED} AND coalesce(delivery_retry_at, 0) <= $1 "
+    "ORDER BY finished_at NULLS FIRST, created_at LIMIT $2"
+)
+_NEXT_DELIVERY_AT = f"SELECT min(delivery_retry_at) FROM tasks WHERE {OWED}"  # noqa: S608
+_USER_UNFINISHED = (
+    f"{_SELECT} WHERE requester_id = $1 AND state IN {ACTIVE} ORDER BY created_at LIMIT $2"
+)
+_USER_FINISHED = (
+    f"{_SELECT} WHERE requester_id = $1 AND state IN {TERMINAL} "
+    "ORDER BY coalesce(finished_at, updated_at) DESC, created_at DESC LIMIT $2"
+)
+_COUNT_LIMITS = (
+    f"SELECT (SELECT count(*) FROM tasks WHERE requester_id = $1 AND state IN {ACTIVE}), "  # noqa: S608
+    "(SELECT count(*) FROM tasks WHERE requester_id = $1 AND created_at >= $2)"
+)
+_LOCK = "SELECT pg_advisory_xact_lock($1, hashtext($2::bigint::text))"
+_CREDITS_USED = (
+    "SELECT coalesce(sum(cost), 0) FROM tasks "
+    "WHERE guild_id = $1 AND created_at >= $2 AND state != 'failed'"
+)
+_GUILD_UNFINISHED = (
+    f"{_SELECT} WHERE guild_id = $1 AND state IN {ACTIVE} "
+    "ORDER BY created_at, id LIMIT $2 OFFSET $3"
+)
+_COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {ACTIVE}"  # noqa: S608
+_COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = $1 AND state IN {ACTIVE}"  # noqa: S608
+_CLAIM_DELIVERY = (
+    "UPDATE tasks SET delivery = 'claimed', delivery_claimed_at = $2 "  # noqa: S608
+    f"WHERE id = $1 AND delivery = 'none' AND state IN {TERMINAL}"
+)
+_MARK_DELIVERED = (
+    "UPDATE tasks SET delivery = 'delivered', delivery_message_id = $2, delivered_at = $3, "
+    "delivery_retry_at = NULL, delivery_gave_up_at = NULL WHERE id = $1"
+)
+_DELIVERY_FAILED = (
+    "UPDATE tasks SET delivery_attempts = $2, delivery_retry_at = $3 "  # noqa: S608
+    f"WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
+)
+_GIVE_UP_DELIVERY = (
+    "UPDATE tasks SET delivery_attempts = $2, delivery_retry_at = NULL, "  # noqa: S608
+    f"delivery_gave_up_at = $3 WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
+)
+_REOPEN_GIVEN_UP = (
+    "UPDATE tasks SET delivery_attempts = 0, delivery_retry_at = NULL, "
+    "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
+)
+_RELEASE_DELIVERY = (
+    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL "  # noqa: S608
+    f"WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
+)
+_GET_META = "SELECT value FROM meta WHERE key = $1"
+_SET_META = (
+    "INSERT INTO meta (key, value) VALUES ($1, $2) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def _changed(status: str) -> int:
+    """The row count of a command tag such as 'UPDATE 3'."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _states(states: Collection[TaskState] | None) -> list[str] | None:
+    return None if states is None else sorted(state.value for state in states)
+
+
+class PostgresTaskStore(GuildSettingsPg):
+    """Tasks, meta values and server settings in PostgreSQL. Owns its pool: `close()` closes
+    it, and so does leaving `async with store:`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._closed = False
+
+    @classmethod
+    async def open(cls, dsn: str) -> PostgresTaskStore:
+        """Connect (one pool for this process) and migrate."""
+        return cls(await create_pool(dsn))
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    async def __aenter__(self) -> PostgresTaskStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the pool (waiting for queries under way); a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._pool.close()
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    async def insert_within_limits(
+        self,
+        task: VideoTask,
+        *,
+        max_active: int,
+        max_daily: int,
+        day_start: float,
+        server_budget: float = 0.0,
+    ) -> LimitCounts | None:
+        """Atomically count the requester's unfinished tasks and those created since
+        `day_start` (and the guild's credits spent since then, with a `server_budget`);
+        insert `task` only when all are within their limits (0 = no limit).
+        Returns None when inserted, else the counts that stopped it."""
+        row = to_row(task)
+        budgeted = server_budget > 0 and task.guild_id is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            if budgeted:
+                await conn.execute(_LOCK, GUILD_LOCK_CLASS, task.guild_id)
+            await conn.execute(_LOCK, REQUESTER_LOCK_CLASS, task.requester_id)
+            active, today = await conn.fetchrow(_COUNT_LIMITS, task.requester_id, float(day_start))
+            counts = LimitCounts(active=int(active), today=int(today))
+            if budgeted:
+                used = await conn.fetchval(_CREDITS_USED, task.guild_id, float(day_start))
+                counts = replace(counts, credits_used=float(used))
+            if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
+                return counts
+            try:
+                await conn.execute(_INSERT, *(row[c] for c in COLUMNS))
+            except asyncpg.UniqueViolationError:
+                raise DuplicateTaskId(task.id) from None
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                raise InvalidTaskRecord(f"task {task.id!r} refused by the store: {exc}") from exc
+        return None
+
+    async def update(
+        self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
+    ) -> bool:
+        """Write every mutable field of `task` (not the delivery fields). With
+        `expect_states`, only if the stored state is one of them (compare-and-set)."""
+        return await self.update_many([task], expect_states=expect_states) == 1
+
+    async def update_many(
+        self, tasks: Sequence[VideoTask], *, expect_states: Collection[TaskState] | None = None
+    ) -> int:
+        """`update` for many tasks in one statement; returns how many rows were written."""
+        if not tasks:
+            return 0
+        fields = [mutable_fields(task) for task in tasks]
+        columns = [[f[c] for f in fields] for c in _UPDATED]
+        status = await self._pool.execute(_UPDATE, *columns, _states(expect_states))
+        return _changed(status)
+
+    async def claim_delivery(self, task_id: str, now: float) -> bool:
+        """NONE -> CLAIMED for a task in a terminal state; False if someone else has it."""
+        return _changed(await self._pool.execute(_CLAIM_DELIVERY, task_id, float(now))) == 1
+
+    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
+        await self._pool.execute(_MARK_DELIVERED, task_id, message_id, float(now))
+
+    async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
+        """Record a failed attempt of a CLAIMED delivery and when to try again."""
+        await self._pool.execute(_DELIVERY_FAILED, task_id, attempts, float(retry_at))
+
+    async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
+        """CLAIMED -> GAVE_UP after `attempts` failed attempts."""
+        await self._pool.execute(_GIVE_UP_DELIVERY, task_id, attempts, float(now))
+
+    async def reopen_given_up(self) -> int:
+        """GAVE_UP -> CLAIMED with no failures counted; returns how many."""
+        return _changed(await self._pool.execute(_REOPEN_GIVEN_UP))
+
+    async def release_delivery(self, task_id: str) -> None:
+        """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
+        await self._pool.execute(_RELEASE_DELIVERY, task_id)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._pool.execute(_SET_META, key, value)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def _one(self, sql: str, *params: Any) -> VideoTask | None:
+        row = await self._pool.fetchrow(sql, *params)
+        return None if row is None else from_row(row)
+
+    async def _many(self, sql: str, *params: Any) -> list[VideoTask]:
+        return from_rows(await self._pool.fetch(sql, *params))
+
+    async def get(self, task_id: str) -> VideoTask | None:
+        return await self._one(_GET, task_id)
+
+    async def find_by_short_id(self, short_id: str) -> VideoTask | None:
+        """The task with this short id (as a member types it: case and spaces ignored)."""
+        return await self._one(_BY_SHORT_ID, short_id.strip().lower())
+
+    async def find_by_gateway_id(self, gateway_task_id: str) -> VideoTask | None:
+        """The task the gateway knows as `gateway_task_id` (the newest, were there two)."""
+        return await self._one(_BY_GATEWAY_ID, gateway_task_id)
+
+    async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
+        """Tasks in QUEUED or RUNNING whose next_poll_at <= now, soonest first."""
+        return await self._many(_DUE_FOR_POLL, float(now), limit)
+
+    async def next_poll_at(self) -> float | None:
+        """The earliest next_poll_at among polled tasks."""
+        value = await self._pool.fetchval(_NEXT_POLL_AT)
+        return None if value is None else float(value)
+
+    async def waiting(self, limit: int) -> list[VideoTask]:
+        """Tasks waiting for the gateway (PENDING with a wait reason), oldest first."""
+        return await self._many(_WAITING, limit)
+
+    async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
+        """Tasks in any of `states`, oldest first."""
+        if not states:
+            return []
+        return await self._many(_IN_STATES, _states(states))
+
+    async def undelivered(self) -> list[VideoTask]:
+        """Terminal tasks whose delivery is NONE or CLAIMED, the longest finished first."""
+        return await self._many(_UNDELIVERED)
+
+    async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
+        """Owed deliveries not waiting for a later retry, the longest finished first."""
+        return await self._many(_DELIVERIES_DUE, float(now), limit)
+
+    async def next_delivery_at(self) -> float | None:
+        """The earliest retry time among owed deliveries."""
+        value = await self._pool.fetchval(_NEXT_DELIVERY_AT)
+        return None if value is None else float(value)
+
+    async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
+        """A member's unfinished tasks (oldest first) or finished ones (newest first)."""
+        return await self._many(_USER_UNFINISHED if unfinished else _USER_FINISHED, user_id, limit)
+
+    async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts:
+        """The member's unfinished tasks, and the tasks they created since `day_start`."""
+        active, today = await self._pool.fetchrow(_COUNT_LIMITS, user_id, float(day_start))
+        return LimitCounts(active=int(active), today=int(today))
+
+    async def count_unfinished(self, guild_id: int | None) -> int:
+        """Unfinished tasks in the guild; with None, in all guilds and DMs."""
+        if guild_id is None:
+            return int(await self._pool.fetchval(_COUNT_UNFINISHED_ALL))
+        return int(await self._pool.fetchval(_COUNT_UNFINISHED_GUILD, guild_id))
+
+    async def credits_used(self, guild_id: int, *, day_start: float) -> float:
+        """Credits of the guild's tasks created since `day_start`, failed ones left out."""
+        return float(await self._pool.fetchval(_CREDITS_USED, guild_id, float(day_start)))
+
+    async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
+        """A page of the guild's unfinished tasks, oldest first."""
+        return await self._many(_GUILD_UNFINISHED, guild_id, limit, offset)
+
+    async def get_meta(self, key: str) -> str | None:
+        value = await self._pool.fetchval(_GET_META, key)
+        return None if value is None else str(value)
