@@ -145,14 +145,14 @@ class MeteredGateway:
     async def create(self, request: GenerationRequest) -> Any:
         return await self.inner.create(request)
 
-    async def fetch(self, task_id: str, *, image_to_video: bool) -> Any:
+    async def fetch(self, task_id: str, *, request: VideoRequest) -> Any:
         due = self.store.due.pop(task_id, None)
         if due is not None and self.recording:
             self.lags.append(time.time() - due)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self.inner.fetch(task_id, image_to_video=image_to_video)
+            return await self.inner.fetch(task_id, request=request)
         finally:
             self.in_flight -= 1
 

@@ -73,13 +73,13 @@ class CountingGateway:
     async def create(self, request: GenerationRequest) -> TaskSnapshot:
         return await self.inner.create(request)
 
-    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+    async def fetch(self, task_id: str, *, request: VideoRequest) -> TaskSnapshot:
         if self.first_sent is None:
             self.first_sent = time.time()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self.inner.fetch(task_id, image_to_video=image_to_video)
+            return await self.inner.fetch(task_id, request=request)
         finally:
             self.in_flight -= 1
             if self.first_answered is None:

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import aiohttp
 
 from videojobs.errors import GatewayError
-from videojobs.models import SIZE_FOR_ASPECT, GatewayState, GenerationRequest, TaskSnapshot
+from videojobs.models import GatewayState, GenerationRequest, TaskSnapshot, VideoRequest
 from videojobs.ports import Metrics
 from videojobs.telemetry import NoMetrics
 
@@ -38,6 +38,7 @@ from .errors import (
     error_from_response,
     unreadable_response,
 )
+from .wire import kling_body, kling_kind, unified_body
 
 logger = logging.getLogger(__name__)
 
@@ -124,20 +125,21 @@ class GatewayClient:
         but its id never reached us).
         """
         if self._style == "kling":
-            kind = "image2video" if request.is_image_to_video else "text2video"
+            kind = kling_kind(image=request.image, image_tail=request.image_tail)
             path, body = f"{KLING_PATH}/{kind}", kling_body(request)
         else:
             path, body = UNIFIED_PATH, unified_body(request)
         data = await self._call("POST", path, body, max_attempts=1)
         return _created_snapshot(data, self._secrets)
 
-    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
-        """Read a remote task."""
+    async def fetch(self, task_id: str, *, request: VideoRequest) -> TaskSnapshot:
+        """Read a remote task; `request` is what it was made from (in the kling style, an
+        image-to-video task is read on the image2video route)."""
         if not task_id:
             raise ValueError("task_id must not be empty")
         quoted = quote(task_id, safe="")
         if self._style == "kling":
-            kind = "image2video" if image_to_video else "text2video"
+            kind = kling_kind(image=request.image, image_tail=request.end_image)
             path = f"{KLING_PATH}/{kind}/{quoted}"
         else:
             path = f"{UNIFIED_PATH}/{quoted}"
@@ -254,60 +256,6 @@ class GatewayClient:
         if _is_error_body(data):
             raise error_from_response(status, text, headers, secrets=self._secrets)
         return data
-
-
-# --- request bodies ---------------------------------------------------------------------------
-
-
-def unified_body(request: GenerationRequest) -> dict[str, Any]:
-    """The body of `POST /v1/video/generations`: Kling's own options go in `metadata`."""
-    body: dict[str, Any] = {
-        "model": request.model,
-        "prompt": request.prompt,
-        "mode": request.mode,
-        "duration": int(request.duration),
-    }
-    # An unrecognised or missing size silently becomes 1:1, so send both size and ratio.
-    if size := SIZE_FOR_ASPECT.get(request.aspect_ratio):
-        body["size"] = size
-    if request.image:
-        body["image"] = request.image
-    metadata: dict[str, Any] = {"aspect_ratio": request.aspect_ratio}
-    metadata.update(_kling_options(request))
-    body["metadata"] = metadata
-    return body
-
-
-def kling_body(request: GenerationRequest) -> dict[str, Any]:
-    """The body of `POST /kling/v1/videos/…`, decoded strictly upstream: types matter."""
-    body: dict[str, Any] = {
-        "model_name": request.model,
-        "prompt": request.prompt,
-        "mode": request.mode,
-        "duration": str(int(request.duration)),  # a JSON number fails with build_request_failed
-        "aspect_ratio": request.aspect_ratio,
-    }
-    if request.image:
-        body["image"] = request.image
-    body.update(_kling_options(request))
-    return body
-
-
-def _kling_options(request: GenerationRequest) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if request.negative_prompt:
-        options["negative_prompt"] = request.negative_prompt
-    if request.image_tail:
-        options["image_tail"] = request.image_tail
-    if request.cfg_scale is not None:
-        options["cfg_scale"] = float(request.cfg_scale)
-    if request.camera_control:
-        options["camera_control"] = request.camera_control
-    if request.callback_url:
-        options["callback_url"] = request.callback_url
-    if request.external_task_id:
-        options["external_task_id"] = request.external_task_id
-    return options
 
 
 # --- response bodies --------------------------------------------------------------------------

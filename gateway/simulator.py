@@ -43,9 +43,10 @@ from typing import Any, NoReturn
 import aiohttp
 from aiohttp import web
 
-from videojobs.models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_PRESETS, MODES, SIZE_FOR_ASPECT
+from videojobs.models import ASPECT_RATIOS, CAMERA_PRESETS, MODES
 
 from .errors import UPSTREAM_SATURATED
+from .wire import CAMERA_AXES, SIZE_FOR_ASPECT
 
 logger = logging.getLogger(__name__)
 

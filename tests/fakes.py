@@ -18,6 +18,7 @@ from videojobs.models import (
     GenerationRequest,
     TaskSnapshot,
     TaskState,
+    VideoRequest,
     VideoTask,
 )
 from videojobs.policy import SettingRecord
@@ -287,7 +288,7 @@ class FakeGateway:
         )
         return TaskSnapshot(task_id=task_id, state=GatewayState.PENDING)
 
-    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+    async def fetch(self, task_id: str, *, request: VideoRequest) -> TaskSnapshot:
         remote = self.remote.get(task_id)
         if remote is None:
             raise GatewayError(

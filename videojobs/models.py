@@ -20,9 +20,6 @@ DURATIONS = (5, 10)
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 DEFAULT_CAMERA_STRENGTH = 5
 
-# aspect ratio -> the unified route's `size` (an unrecognised size silently becomes 1:1)
-SIZE_FOR_ASPECT = {"16:9": "1920x1080", "9:16": "1080x1920", "1:1": "1024x1024"}
-
 
 class TaskState(enum.StrEnum):
     PENDING = "pending"  # stored, not yet sent to the gateway
@@ -67,39 +64,28 @@ class DeliveryState(enum.StrEnum):
 
 # --- camera moves -----------------------------------------------------------------------------
 
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-
-# choice value -> (axis, sign). Left, down, out and anticlockwise are negative on Kling's scale.
-CAMERA_MOVES: dict[str, tuple[str, int]] = {
-    "zoom_in": ("zoom", 1),
-    "zoom_out": ("zoom", -1),
-    "pan_left": ("pan", -1),
-    "pan_right": ("pan", 1),
-    "tilt_up": ("tilt", 1),
-    "tilt_down": ("tilt", -1),
-    "roll_left": ("roll", -1),
-    "roll_right": ("roll", 1),
-    "move_left": ("horizontal", -1),
-    "move_right": ("horizontal", 1),
-    "move_up": ("vertical", 1),
-    "move_down": ("vertical", -1),
-}
+# A move puts `camera_strength` on one axis, signed by its direction; a preset is a move of its
+# own. How each is said to Kling is gateway/wire.py's business.
+CAMERA_MOVES = (
+    "zoom_in",
+    "zoom_out",
+    "pan_left",
+    "pan_right",
+    "tilt_up",
+    "tilt_down",
+    "roll_left",
+    "roll_right",
+    "move_left",
+    "move_right",
+    "move_up",
+    "move_down",
+)
 CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_CHOICES = (*CAMERA_MOVES, *CAMERA_PRESETS)
 
 
 def camera_label(camera: str) -> str:
     return camera.replace("_", " ")
-
-
-def camera_control(camera: str, strength: int) -> dict[str, Any]:
-    """Kling's `camera_control` object for a camera choice."""
-    if camera in CAMERA_PRESETS:
-        return {"type": camera}
-    axis, sign = CAMERA_MOVES[camera]
-    config = dict.fromkeys(CAMERA_AXES, 0)
-    config[axis] = sign * strength
-    return {"type": "simple", "config": config}
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -133,10 +119,6 @@ class VideoRequest:
     camera: str | None = None
     camera_strength: int = DEFAULT_CAMERA_STRENGTH
 
-    @property
-    def is_image_to_video(self) -> bool:
-        return self.image is not None or self.end_image is not None
-
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -162,13 +144,10 @@ class GenerationRequest:
     cfg_scale: float | None = None
     image: str | None = None  # public URL or raw base64
     image_tail: str | None = None
-    camera_control: dict[str, Any] | None = None
+    camera: str | None = None  # one of CAMERA_CHOICES
+    camera_strength: int = DEFAULT_CAMERA_STRENGTH
     callback_url: str | None = None
     external_task_id: str | None = None
-
-    @property
-    def is_image_to_video(self) -> bool:
-        return bool(self.image) or bool(self.image_tail)
 
     @classmethod
     def for_task(
@@ -184,9 +163,8 @@ class GenerationRequest:
             cfg_scale=request.cfg_scale,
             image=request.image.url if request.image else None,
             image_tail=request.end_image.url if request.end_image else None,
-            camera_control=(
-                camera_control(request.camera, request.camera_strength) if request.camera else None
-            ),
+            camera=request.camera,
+            camera_strength=request.camera_strength,
             callback_url=callback_url,
             external_task_id=external_task_id,
         )

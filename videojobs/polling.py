@@ -117,9 +117,7 @@ class Polling:
         async with self._slots:
             sent = lc.clock.now()
             try:
-                snapshot = await lc.gateway.fetch(
-                    task.gateway_task_id, image_to_video=task.request.is_image_to_video
-                )
+                snapshot = await lc.gateway.fetch(task.gateway_task_id, request=task.request)
             except Exception as exc:  # any failure: back off and poll again
                 error = exc
         if snapshot is None:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .models import GenerationRequest, TaskSnapshot, TaskState, VideoTask
+from .models import GenerationRequest, TaskSnapshot, TaskState, VideoRequest, VideoTask
 
 
 class Clock(Protocol):
@@ -20,8 +20,8 @@ class VideoGateway(Protocol):
         """Create a remote task. Raises GatewayError (after the client's own retries)."""
         ...
 
-    async def fetch(self, task_id: str, *, image_to_video: bool) -> TaskSnapshot:
-        """Read a remote task. Raises GatewayError."""
+    async def fetch(self, task_id: str, *, request: VideoRequest) -> TaskSnapshot:
+        """Read a remote task, made from `request`. Raises GatewayError."""
         ...
 
 

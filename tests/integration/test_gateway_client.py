@@ -17,8 +17,9 @@ import pytest
 
 from gateway.client import GatewayClient
 from gateway.simulator import Fault, GatewaySimulator, SimulatorConfig
+from gateway.wire import camera_control
 from videojobs.errors import GatewayError
-from videojobs.models import GatewayState, GenerationRequest, TaskSnapshot, camera_control
+from videojobs.models import GatewayState, GenerationRequest, ImageRef, TaskSnapshot, VideoRequest
 
 KEY = "sk-live-3c9e1f7a5b2d48e6"
 SATURATED = "当前分组上游负载已饱和，请稍后再试"
@@ -80,6 +81,14 @@ def make_client(
     return make
 
 
+TEXT = VideoRequest(prompt="A cubic city at sunrise", model="kling-v3")
+IMAGE = VideoRequest(
+    prompt="A cubic city at sunrise",
+    model="kling-v3",
+    image=ImageRef("https://img.example/a.png", "a.png", "image/png", 1000, 640, 480),
+)
+
+
 def text_request(**changes: Any) -> GenerationRequest:
     settings: dict[str, Any] = {"prompt": "A cubic city at sunrise", "model": "kling-v3"}
     return GenerationRequest(**(settings | changes))
@@ -114,7 +123,7 @@ async def test_unified_create_sends_size_and_metadata(
         duration=10,
         negative_prompt="blur",
         cfg_scale=0.5,
-        camera_control=camera,
+        camera="zoom_in",
         callback_url="https://bot.example/cb",
         external_task_id="ext-1",
     )
@@ -193,9 +202,9 @@ async def test_kling_image_request_uses_image2video_for_create_and_fetch(
 ) -> None:
     """Kling style: an image makes it image2video, and so does the GET."""
     client = make_client(style="kling")
-    request = text_request(image="https://img.example/a.png", camera_control={"type": "down_back"})
+    request = text_request(image="https://img.example/a.png", camera="down_back")
     created = await client.create(request)
-    await client.fetch(created.task_id, image_to_video=True)
+    await client.fetch(created.task_id, request=IMAGE)
 
     assert paths(sim) == [
         "POST /kling/v1/videos/image2video",
@@ -218,7 +227,7 @@ async def test_kling_text_fetch_path(make_client: Any, sim: GatewaySimulator) ->
     """Kling style: a text task is read from the text2video GET."""
     client = make_client(style="kling")
     created = await client.create(text_request())
-    await client.fetch(created.task_id, image_to_video=False)
+    await client.fetch(created.task_id, request=TEXT)
     assert paths(sim)[-1] == f"GET /kling/v1/videos/text2video/{created.task_id}"
 
 
@@ -231,7 +240,7 @@ async def follow(
     """One snapshot per relay tick (15 simulated seconds)."""
     seen = []
     for _ in range(steps):
-        seen.append(await client.fetch(task_id, image_to_video=False))
+        seen.append(await client.fetch(task_id, request=TEXT))
         clock.advance(15)
     return seen
 
@@ -352,7 +361,7 @@ async def test_missing_prompt(make_client: Any) -> None:
 
 async def test_unknown_task(make_client: Any) -> None:
     """400 task_not_exist: the gateway does not know the task (there is no 404)."""
-    error = await rejected(make_client().fetch("task_nope", image_to_video=False))
+    error = await rejected(make_client().fetch("task_nope", request=TEXT))
     assert (error.status, error.code) == (400, "task_not_exist")
     assert "does not know this task" in str(error)
     assert not error.retryable
@@ -371,7 +380,7 @@ async def test_content_policy(make_client: Any, style: str) -> None:
 @pytest.mark.parametrize("style", ["unified", "kling"])
 async def test_bad_parameter_carries_klings_reason(make_client: Any, style: str) -> None:
     """400 with Kling's 1201 inside: the member learns which setting."""
-    request = text_request(image_tail="https://img.example/b.png", camera_control={"type": "x"})
+    request = text_request(image_tail="https://img.example/b.png", camera="down_back")
     error = await rejected(make_client(style=style).create(request))
     assert error.status == 400
     assert str(error) == (
@@ -448,7 +457,7 @@ async def test_proxy_html_pages(
 ) -> None:
     """A proxy's HTML 502/503/504 page: gateway down, retryable."""
     sim.add_faults(Fault(status=status, body=body, times=10))
-    error = await rejected(make_client(max_attempts=2).fetch("task_x", image_to_video=False))
+    error = await rejected(make_client(max_attempts=2).fetch("task_x", request=TEXT))
     assert error.status == status
     assert error.retryable
     assert "down or unreachable" in str(error)
@@ -483,7 +492,7 @@ async def test_backoff_grows_within_its_cap(
     """Full jitter: each wait lies between 0 and min(cap, base * 2^n)."""
     sim.add_faults(Fault.server_error(502, times=10))
     client = make_client(max_attempts=6, backoff_base=1.0, backoff_cap=4.0, max_retry_seconds=99)
-    await rejected(client.fetch("task_x", image_to_video=False))
+    await rejected(client.fetch("task_x", request=TEXT))
     ceilings = [1.0, 2.0, 4.0, 4.0, 4.0]
     assert len(sleep.delays) == len(ceilings)
     assert all(0 <= d <= c for d, c in zip(sleep.delays, ceilings, strict=True))
@@ -539,7 +548,7 @@ async def test_timeout_then_success(
     """A slow answer times out and the retry gets through."""
     created = await make_client().create(text_request())
     sim.add_faults(Fault.slow(5.0, route="fetch"))
-    snapshot = await make_client(timeout=0.2).fetch(created.task_id, image_to_video=False)
+    snapshot = await make_client(timeout=0.2).fetch(created.task_id, request=TEXT)
     assert snapshot.task_id == created.task_id
     assert len(sleep.delays) == 1
 
@@ -592,7 +601,7 @@ async def test_closed_port(session: aiohttp.ClientSession) -> None:
     client = GatewayClient(
         session, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=sleep
     )
-    error = await rejected(client.fetch("task_x", image_to_video=False))
+    error = await rejected(client.fetch("task_x", request=TEXT))
     assert (error.code, error.retryable) == ("unreachable", True)
     assert "unreachable" in str(error)
     assert len(sleep.delays) == 3
@@ -626,7 +635,7 @@ async def test_resubmitted_create_reports_the_duplicate(
 async def test_success_status_with_an_error_body(make_client: Any, sim: GatewaySimulator) -> None:
     """A 200 that carries an error body is that error, not a task."""
     sim.add_faults(Fault(status=200, body="code", code="task_not_exist", message="task_not_exist"))
-    error = await rejected(make_client().fetch("task_x", image_to_video=False))
+    error = await rejected(make_client().fetch("task_x", request=TEXT))
     assert error.code == "task_not_exist"
     assert not error.retryable
 
@@ -672,7 +681,7 @@ async def test_the_key_never_leaks(
     errors: list[GatewayError] = []
 
     created = await client.create(text_request(external_task_id="ext-k"))
-    await client.fetch(created.task_id, image_to_video=False)
+    await client.fetch(created.task_id, request=TEXT)
     echo = f"Authorization: Bearer {KEY} is not allowed"
     sim.add_faults(
         Fault.busy(times=2),
@@ -690,7 +699,7 @@ async def test_the_key_never_leaks(
         session, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=RecordingSleep()
     )
     with pytest.raises(GatewayError) as caught:
-        await unreachable.fetch("task_x", image_to_video=False)
+        await unreachable.fetch("task_x", request=TEXT)
     errors.append(caught.value)
 
     assert len(errors) == 7
@@ -719,7 +728,7 @@ async def test_full_run_with_a_real_download(session: aiohttp.ClientSession) -> 
             if snapshot.state in (GatewayState.COMPLETED, GatewayState.FAILED):
                 break
             await asyncio.sleep(0.01)
-            snapshot = await client.fetch(snapshot.task_id, image_to_video=False)
+            snapshot = await client.fetch(snapshot.task_id, request=TEXT)
 
         assert snapshot.state is GatewayState.COMPLETED
         assert snapshot.video_url is not None

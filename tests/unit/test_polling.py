@@ -76,9 +76,9 @@ async def test_a_task_cancelled_while_its_poll_is_on_the_wire_stays_cancelled() 
     task = await service.admit_and_send(REQUEST, ALICE)
     fetch = gateway.fetch
 
-    async def cancelling_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+    async def cancelling_fetch(task_id: str, *, request: VideoRequest) -> TaskSnapshot:
         await service.cancel(task.short_id, ALICE)
-        return await fetch(task_id, image_to_video=image_to_video)
+        return await fetch(task_id, request=request)
 
     gateway.fetch = cancelling_fetch  # type: ignore[method-assign]
     clock.t = task.next_poll_at
@@ -94,8 +94,8 @@ async def test_a_callback_during_a_poll_makes_the_task_due_again() -> None:
     task = await service.admit_and_send(REQUEST, ALICE)
     fetch = gateway.fetch
 
-    async def fetch_then_callback(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
-        snapshot = await fetch(task_id, image_to_video=image_to_video)
+    async def fetch_then_callback(task_id: str, *, request: VideoRequest) -> TaskSnapshot:
+        snapshot = await fetch(task_id, request=request)
         clock.advance(0.5)
         assert await service.hint(task.id)
         return snapshot
@@ -129,7 +129,7 @@ async def test_a_failed_poll_leaves_one_log_line(caplog: pytest.LogCaptureFixtur
     service, store, gateway, clock = make()
     task = await service.admit_and_send(REQUEST, ALICE)
 
-    async def broken_fetch(task_id: str, *, image_to_video: bool) -> TaskSnapshot:
+    async def broken_fetch(task_id: str, *, request: VideoRequest) -> TaskSnapshot:
         raise RuntimeError("boom")
 
     gateway.fetch = broken_fetch  # type: ignore[method-assign]

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from gateway.wire import camera_control
 from videojobs.errors import RequestRejected
-from videojobs.models import ImageRef, VideoRequest, camera_control
+from videojobs.models import ImageRef, VideoRequest
 from videojobs.rules import validate_request
 
 MODELS = ("kling-v3",)
