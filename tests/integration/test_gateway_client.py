@@ -418,7 +418,7 @@ async def test_busy_429_in_either_shape_is_retried(
     """429 with the Chinese saturation message, in either shape: busy, retried, then fine."""
     created = await make_client().create(text_request())
     sim.add_faults(Fault.busy(body=body, times=2))
-    snapshot = await make_client().fetch(created.task_id, image_to_video=False)
+    snapshot = await make_client().fetch(created.task_id, request=TEXT)
     assert snapshot.task_id == created.task_id
     assert len(sim.requests) == 4
     assert len(sleep.delays) == 2
@@ -480,7 +480,7 @@ async def test_attempts_are_bounded(
 ) -> None:
     """A lasting 500 is tried max_attempts times, with a wait between each."""
     sim.add_faults(Fault.server_error(500, times=10))
-    error = await rejected(make_client(max_attempts=3).fetch("task_x", image_to_video=False))
+    error = await rejected(make_client(max_attempts=3).fetch("task_x", request=TEXT))
     assert error.retryable
     assert len(sim.requests) == 3
     assert len(sleep.delays) == 2
@@ -504,7 +504,7 @@ async def test_retry_after_is_honoured(
     """The gateway's Retry-After is the wait, not the backoff."""
     created = await make_client().create(text_request())
     sim.add_faults(Fault.busy(retry_after="7"))
-    await make_client().fetch(created.task_id, image_to_video=False)
+    await make_client().fetch(created.task_id, request=TEXT)
     assert sleep.delays == [7.0]
 
 
@@ -514,7 +514,7 @@ async def test_total_retry_time_is_bounded(
     """No wait starts that would overrun max_retry_seconds; the caller learns retry_after."""
     sim.add_faults(Fault.busy(retry_after="3", times=10))
     client = make_client(max_attempts=10, max_retry_seconds=5)
-    error = await rejected(client.fetch("task_x", image_to_video=False))
+    error = await rejected(client.fetch("task_x", request=TEXT))
     assert sleep.delays == [3.0]
     assert len(sim.requests) == 2
     assert error.retry_after == 3.0
@@ -567,7 +567,7 @@ async def test_dropped_connection_then_success(
     """A read whose connection was dropped without an answer is retried."""
     created = await make_client().create(text_request())
     sim.add_faults(Fault.dropped(route="fetch"))
-    snapshot = await make_client().fetch(created.task_id, image_to_video=False)
+    snapshot = await make_client().fetch(created.task_id, request=TEXT)
     assert snapshot.task_id == created.task_id
     assert len([r for r in sim.requests if r.kind == "fetch"]) == 2
 
@@ -645,7 +645,7 @@ async def test_success_status_with_an_unreadable_body_is_retried(
 ) -> None:
     """A 200 whose body is not JSON is retried, then reported as unreadable."""
     sim.add_faults(Fault(status=200, body="html", times=10))
-    error = await rejected(make_client(max_attempts=2).fetch("task_x", image_to_video=False))
+    error = await rejected(make_client(max_attempts=2).fetch("task_x", request=TEXT))
     assert (error.code, error.retryable) == ("unreadable_response", True)
     assert "could not read" in str(error)
     assert len(sleep.delays) == 1
@@ -658,7 +658,7 @@ async def test_retries_are_logged_without_headers(
     created = await make_client().create(text_request())
     sim.add_faults(Fault.busy())
     with caplog.at_level(logging.WARNING, logger="gateway.client"):
-        await make_client().fetch(created.task_id, image_to_video=False)
+        await make_client().fetch(created.task_id, request=TEXT)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "gateway.client"]
     assert f"GET /v1/video/generations/{created.task_id}" in line
     assert "status=429" in line
