@@ -13,6 +13,14 @@ Tests steer the rest, in-process (`configure`, `add_faults`, `requests`) or, for
 process, over HTTP: `POST /_sim/config`, `POST|DELETE /_sim/faults`, `GET|DELETE /_sim/requests`,
 `GET /_sim/tasks`, `POST /_sim/reset`.
 
+Outages last until ended (or for so many seconds), whatever the number of requests:
+`refuse_connections` stops listening on the port, so connections are refused, until
+`accept_connections`; `start_outage` answers every request of some routes like a gateway in
+trouble: `html_503` (a proxy's HTML page), `busy_429` (the relay's 429 with `Retry-After`) or
+`timeout_504` (a create is taken, its task made, and then answered with a proxy's 504). Over
+HTTP: `POST|GET|DELETE /_sim/outage` (`{"mode": "refuse", "seconds": 20}` stops listening for
+that long).
+
 Run on its own: `python -m gateway.simulator --port 8080 --api-key sim-key`.
 """
 
@@ -55,6 +63,8 @@ RETRIEVE_SHAPES = ("doc", "wrapper", "openai")
 KLING_ERROR_MODES = ("reject", "fail_task")
 FAULT_ROUTES = ("create", "fetch", "content", "any")
 FAULT_BODIES = ("error", "code", "html", "empty")
+OUTAGE_MODES = ("html_503", "busy_429", "timeout_504")
+API_KINDS = ("create", "fetch", "content")
 MAX_PROMPT_CHARS = 2500
 KLING_DURATIONS = ("5", "10")
 ID_ALPHABET = string.ascii_letters + string.digits
@@ -188,6 +198,26 @@ class Fault:
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A lasting misbehaviour for every request of `routes`, until `until` on the simulator's
+    clock (None: until `end_outage`)."""
+
+    mode: str  # "html_503" | "busy_429" | "timeout_504"
+    routes: tuple[str, ...] = API_KINDS
+    retry_after: str | None = None  # the Retry-After header of busy_429
+    until: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in OUTAGE_MODES:
+            raise ValueError(f"mode must be one of {OUTAGE_MODES} (or refuse, over HTTP)")
+        if not set(self.routes) <= set(API_KINDS):
+            raise ValueError(f"routes must be among {API_KINDS}")
+
+    def covers(self, kind: str, now: float) -> bool:
+        return kind in self.routes and (self.until is None or now < self.until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +367,9 @@ class GatewaySimulator:
         self._sample: bytes = SAMPLE_MP4.read_bytes()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._bound: tuple[str, int] | None = None
+        self._outage: Outage | None = None
+        self._reopen: asyncio.Task[None] | None = None
         self._app = self._build_app()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -362,15 +395,81 @@ class GatewaySimulator:
         await web.TCPSite(runner, host, port).start()
         self._runner = runner
         bound_port = runner.addresses[0][1]
+        self._bound = (host, bound_port)
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         self._base_url = f"http://{shown_host}:{bound_port}"
         logger.info("gateway simulator listening on %s", self._base_url)
         return self._base_url
 
     async def stop(self) -> None:
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    # --- outages --------------------------------------------------------------------------------
+
+    @property
+    def listening(self) -> bool:
+        return self._runner is not None
+
+    async def refuse_connections(self, seconds: float | None = None) -> None:
+        """Stop listening on the port: every connection is refused (open ones are closed);
+        tasks, faults and records are kept. With `seconds`, listen again after that long."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self._app = self._build_app()  # a cleaned-up app cannot be started again
+            logger.info("gateway simulator refusing connections")
+        if seconds is not None:
+            self._reopen = asyncio.create_task(self._accept_after(seconds))
+
+    async def _accept_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._reopen = None
+        await self.accept_connections()
+
+    async def accept_connections(self) -> None:
+        """Listen again on the same host and port after `refuse_connections`."""
+        if self._runner is not None or self._bound is None:
+            return
+        await self.start(*self._bound)
+
+    def start_outage(
+        self,
+        mode: str,
+        *,
+        seconds: float | None = None,
+        retry_after: str | None = None,
+        routes: Sequence[str] = API_KINDS,
+    ) -> Outage:
+        """Answer every request of `routes` like a gateway in trouble (see the module's doc),
+        for `seconds` of the simulator's clock or until `end_outage`."""
+        until = None if seconds is None else self._clock() + seconds
+        self._outage = Outage(mode, tuple(routes), retry_after, until)
+        return self._outage
+
+    def end_outage(self) -> None:
+        self._outage = None
+
+    def _outage_for(self, kind: str) -> Outage | None:
+        outage = self._outage
+        if outage is None or not outage.covers(kind, self._clock()):
+            return None
+        return outage
+
+    async def _answer_outage(
+        self, request: web.Request, handler: Handler, outage: Outage, authorized: bool
+    ) -> web.StreamResponse:
+        if outage.mode == "busy_429":
+            return _busy_429(outage.retry_after)
+        if outage.mode == "timeout_504":
+            if authorized:
+                await handler(request)  # taken: a create makes its task, the answer is lost
+            return _proxy_page(504)
+        return _proxy_page(503)
 
     async def __aenter__(self) -> GatewaySimulator:
         await self.start()
@@ -418,6 +517,10 @@ class GatewaySimulator:
         return self._tasks.get(task_id)
 
     @property
+    def tasks(self) -> list[SimTask]:
+        return list(self._tasks.values())
+
+    @property
     def task_count(self) -> int:
         return len(self._tasks)
 
@@ -459,6 +562,7 @@ class GatewaySimulator:
         app.router.add_delete("/_sim/requests", self._control_requests)
         app.router.add_get("/_sim/tasks", self._control_tasks)
         app.router.add_post("/_sim/reset", self._control_reset)
+        app.router.add_route("*", "/_sim/outage", self._control_outage)
         app.cleanup_ctx.append(self._callback_context)
         return app
 
@@ -471,6 +575,9 @@ class GatewaySimulator:
         kind = self._kinds.get(route, "other")
         authorized = request.headers.get("Authorization") == f"Bearer {self._config.api_key}"
         await self._record(request, route, kind, authorized)
+        outage = self._outage_for(kind)
+        if outage is not None:
+            return await self._answer_outage(request, handler, outage, authorized)
         fault = self._take_fault(kind)
         if fault is not None:
             early = await self._apply_fault(request, fault)
@@ -517,13 +624,7 @@ class GatewaySimulator:
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
         status = fault.status
         if fault.body == "html":
-            reason = _reason_phrase(status)
-            page = (
-                f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-                f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-                "</body>\r\n</html>\r\n"
-            )
-            return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+            return _proxy_page(status, headers)
         if fault.body == "empty":
             return web.Response(status=status, headers=headers)
         message = fault.message or (
@@ -900,6 +1001,36 @@ class GatewaySimulator:
             )
         return web.json_response({"count": len(self._tasks), "tasks": tasks}, dumps=_dumps)
 
+    async def _control_outage(self, request: web.Request) -> web.Response:
+        """POST `{"mode", "seconds", "retry_after", "routes"}` starts an outage (mode
+        "refuse" needs `seconds`: nobody could end it over HTTP); DELETE ends one."""
+        if request.method == "DELETE":
+            self.end_outage()
+        elif request.method == "POST":
+            try:
+                data = await request.json()
+                if not isinstance(data, dict):
+                    raise ValueError("send a JSON object")
+                seconds = data.get("seconds")
+                if data.get("mode") == "refuse":
+                    if not isinstance(seconds, int | float) or seconds <= 0:
+                        raise ValueError("refuse needs seconds (nobody could end it over HTTP)")
+                    # answered first, then the port closes
+                    asyncio.get_running_loop().call_soon(
+                        lambda: asyncio.ensure_future(self.refuse_connections(seconds))
+                    )
+                else:
+                    self.start_outage(
+                        str(data.get("mode")),
+                        seconds=seconds,
+                        retry_after=data.get("retry_after"),
+                        routes=data.get("routes") or API_KINDS,
+                    )
+            except (ValueError, TypeError) as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+        outage = self._outage
+        return web.json_response({"outage": dataclasses.asdict(outage) if outage else None})
+
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response({"reset": True})
@@ -913,6 +1044,25 @@ def _reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def _proxy_page(status: int, headers: dict[str, str] | None = None) -> web.Response:
+    """The HTML error page a proxy (nginx) in front of the relay answers with."""
+    reason = _reason_phrase(status)
+    page = (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+
+
+def _busy_429(retry_after: str | None) -> web.Response:
+    """The relay's answer when upstream is saturated."""
+    response = _error_shape(429, UPSTREAM_SATURATED + "，请稍后再试")
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    return response
 
 
 def _drop_connection(request: web.Request) -> NoReturn:

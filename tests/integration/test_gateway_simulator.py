@@ -566,3 +566,121 @@ async def test_runs_as_a_module(http: aiohttp.ClientSession) -> None:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=10)
     assert process.returncode == 0
+
+
+# --- outages ------------------------------------------------------------------------------------
+
+
+def unified_create_url(sim: GatewaySimulator) -> str:
+    return f"{sim.base_url}/v1/video/generations"
+
+
+UNIFIED_BODY = {
+    "model": "kling-v3",
+    "prompt": "a fox",
+    "metadata": {"external_task_id": "ext-outage"},
+}
+
+
+async def test_refused_connections_then_back_on_the_same_port(
+    http: aiohttp.ClientSession, sim: GatewaySimulator
+) -> None:
+    """While refusing, nothing listens on the port; afterwards the same URL works again and
+    the tasks made before are still known."""
+    status, created = await create_kling(http, sim)
+    assert status == 200
+    base = sim.base_url
+    await sim.refuse_connections()
+    assert not sim.listening
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await call(http, "GET", f"{base}/v1/video/generations/{created['id']}")
+    await sim.accept_connections()
+    assert sim.base_url == base
+    status, task = await call(http, "GET", f"{base}/v1/video/generations/{created['id']}")
+    assert (status, task["id"]) == (200, created["id"])
+
+
+async def test_refused_connections_for_a_while(
+    http: aiohttp.ClientSession, sim: GatewaySimulator
+) -> None:
+    """With seconds, the port opens again by itself."""
+    await sim.refuse_connections(seconds=0.2)
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await create_kling(http, sim)
+    for _ in range(100):
+        if sim.listening:
+            break
+        await asyncio.sleep(0.05)
+    status, _ = await create_kling(http, sim)
+    assert status == 200
+
+
+async def test_html_503_outage_until_its_end(
+    http: aiohttp.ClientSession, sim: GatewaySimulator, clock: FakeClock
+) -> None:
+    """Every API request meets a proxy's HTML 503 until the outage's time is up; nothing is
+    made meanwhile, and each request is still recorded."""
+    sim.start_outage("html_503", seconds=20)
+    status, page = await call(http, "POST", unified_create_url(sim), UNIFIED_BODY)
+    assert status == 503 and "<title>503 Service Unavailable</title>" in page
+    status, _ = await call(http, "GET", f"{sim.base_url}/v1/video/generations/task_x")
+    assert status == 503
+    assert sim.task_count == 0
+    assert len(sim.requests) == 2
+    clock.advance(20)
+    status, _ = await call(http, "POST", unified_create_url(sim), UNIFIED_BODY)
+    assert status == 200 and sim.task_count == 1
+
+
+async def test_busy_429_outage_says_when_to_come_back(
+    http: aiohttp.ClientSession, sim: GatewaySimulator
+) -> None:
+    """The relay's 429 with the saturation message and Retry-After, until ended."""
+    sim.start_outage("busy_429", retry_after="5", routes=("create",))
+    async with http.post(unified_create_url(sim), json=UNIFIED_BODY, headers=AUTH) as response:
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "5"
+        assert "当前分组上游负载已饱和" in (await response.json())["error"]["message"]
+    sim.end_outage()
+    status, _ = await call(http, "POST", unified_create_url(sim), UNIFIED_BODY)
+    assert status == 200
+
+
+async def test_timeout_504_outage_makes_the_task_then_loses_the_answer(
+    http: aiohttp.ClientSession, sim: GatewaySimulator
+) -> None:
+    """A create is taken (its task exists, its id known by external_task_id) but answered with
+    a proxy's 504; reads are not affected when the outage covers creates only."""
+    sim.start_outage("timeout_504", routes=("create",))
+    status, page = await call(http, "POST", unified_create_url(sim), UNIFIED_BODY)
+    assert status == 504 and "504 Gateway Timeout" in page
+    (task,) = sim.tasks
+    assert task.external_task_id == "ext-outage"
+    status, _ = await call(http, "GET", f"{sim.base_url}/v1/video/generations/{task.id}")
+    assert status == 200
+
+
+async def test_outage_over_http(http: aiohttp.ClientSession, sim: GatewaySimulator) -> None:
+    """A simulator in another process is put into an outage and out of it over HTTP."""
+    control = f"{sim.base_url}/_sim/outage"
+    status, body = await call(http, "POST", control, {"mode": "html_503", "routes": ["fetch"]})
+    assert status == 200 and body["outage"]["mode"] == "html_503"
+    status, _ = await call(http, "GET", f"{sim.base_url}/v1/video/generations/task_x")
+    assert status == 503
+    status, body = await call(http, "DELETE", control)
+    assert (status, body["outage"]) == (200, None)
+    status, body = await call(http, "POST", control, {"mode": "refuse"})
+    assert status == 400 and "seconds" in body["error"]
+    status, _ = await call(http, "POST", control, {"mode": "refuse", "seconds": 0.2})
+    assert status == 200
+    for _ in range(20):
+        if not sim.listening:
+            break
+        await asyncio.sleep(0.02)
+    assert not sim.listening
+    for _ in range(100):
+        if sim.listening:
+            break
+        await asyncio.sleep(0.05)
+    status, _ = await create_kling(http, sim)
+    assert status == 200
