@@ -131,8 +131,10 @@ async def test_429_with_retry_after_is_honoured(make_scenario: MakeScenario) -> 
     so one create is refused and the next one is taken; every task made and delivered once."""
     s = await make_scenario(**SHRUNK)
     s.kling.start_outage("busy_429", retry_after="5", seconds=4.5)
-    inters = await send_videos(s, 2)
-    await all_waiting(s, inters)
+    inters = []
+    for member in members(s, 2):  # the second arrives once the first is known to wait
+        inters.append(await s.video(member=member, prompt="a paper boat"))
+        await all_waiting(s, inters)
     await delivered_once_each(s, inters)
     per_task = collections.Counter(r.json["metadata"]["external_task_id"] for r in s.creates())
     first = s.short_id(inters[0])
