@@ -272,7 +272,10 @@ async def run(settings: Settings) -> int:
         callbacks = None
         if settings.callback_listen and settings.callback_public_url:
             callbacks = await start_callback_server(
-                settings.callback_listen, settings.callback_public_url, service.hint
+                settings.callback_listen,
+                settings.callback_public_url,
+                service.verify_callback,
+                service.receive_callback,
             )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -96,6 +96,7 @@ class SimulatorConfig:
     kling_errors: str = "reject"  # broken Kling rules: "reject" (400) | "fail_task" (fails later)
     big_video_bytes: int = 12 * 1024 * 1024
     callback_timeout: float = 5.0
+    callback_loss: float = 0.0  # share of callbacks lost on the way (never arrive)
     record_limit: int = 10_000  # requests kept for inspection (counts are always kept)
     seed: int | None = None
 
@@ -113,6 +114,8 @@ class SimulatorConfig:
             low, high = self.duration_range
             if not 0 <= low <= high:
                 problems.append("duration_range must be (low, high) with 0 <= low <= high")
+        if not 0 <= self.callback_loss <= 1:
+            problems.append("callback_loss must be between 0 and 1")
         if not 0 < self.big_video_bytes < 2**32:
             problems.append("big_video_bytes must be between 1 and 2**32 - 1")
         if problems:
@@ -352,6 +355,7 @@ class GatewaySimulator:
         self._config = config or SimulatorConfig()
         self._clock = clock
         self._rng = random.Random(self._config.seed)
+        self._loss_rng = random.Random(self._config.seed)  # apart: the tasks stay the same
         self._origin = clock()
         self._wall_origin = time.time()
         self._tasks: dict[str, SimTask] = {}
@@ -917,6 +921,8 @@ class GatewaySimulator:
             if status == task.last_callback:
                 continue
             task.last_callback = status
+            if self._config.callback_loss and self._loss_rng.random() < self._config.callback_loss:
+                continue  # lost on the way, as callbacks sometimes are
             payload = self._kling_task(task, view, task.origin)
             job = asyncio.create_task(
                 self._post_callback(session, limit, task.callback_url, payload)
@@ -1256,6 +1262,9 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Simulat
     parser.add_argument("--allowed-models", default=None, help="comma-separated; default all")
     parser.add_argument("--quota", type=int, default=None)
     parser.add_argument("--big-video-bytes", type=int, default=defaults.big_video_bytes)
+    parser.add_argument(
+        "--callback-loss", type=float, default=0.0, help="share of callbacks never sent (0-1)"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -1278,6 +1287,7 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Simulat
             time_factor=args.time_factor,
             kling_errors=args.kling_errors,
             big_video_bytes=args.big_video_bytes,
+            callback_loss=args.callback_loss,
             seed=args.seed,
         )
     except ValueError as exc:

@@ -145,6 +145,11 @@ _RELEASE_DELIVERY = (
     f"WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
 )
 _GET_META = "SELECT value FROM meta WHERE key = $1"
+_SETDEFAULT_META = (
+    "WITH added AS (INSERT INTO meta (key, value) VALUES ($1, $2) "
+    "ON CONFLICT (key) DO NOTHING RETURNING value) "
+    "SELECT value FROM added UNION ALL SELECT value FROM meta WHERE key = $1"
+)
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES ($1, $2) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -269,6 +274,13 @@ class PostgresTaskStore(GuildSettingsPg):
 
     async def set_meta(self, key: str, value: str) -> None:
         await self._pool.execute(_SET_META, key, value)
+
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        stored = await self._pool.fetchval(_SETDEFAULT_META, key, value)
+        if stored is None:  # another process inserted it after this statement's snapshot
+            stored = await self.get_meta(key)
+        assert stored is not None  # meta rows are never deleted
+        return str(stored)
 
     # --- reads ----------------------------------------------------------------------------------
 

@@ -113,6 +113,7 @@ _WAITING = (
     f"{_SELECT} WHERE state = 'pending' AND wait_reason IS NOT NULL ORDER BY created_at LIMIT ?"
 )
 _GET_META = "SELECT value FROM meta WHERE key = ?"
+_INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -280,6 +281,12 @@ class SqliteTaskStore(GuildSettingsSql):
 
     async def set_meta(self, key: str, value: str) -> None:
         await self._write(_SET_META, (key, value))
+
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        await self._write(_INSERT_META, (key, value))
+        stored = await self.get_meta(key)
+        assert stored is not None  # meta rows are never deleted
+        return stored
 
     # --- reads ----------------------------------------------------------------------------------
 

@@ -253,6 +253,9 @@ class MemoryStore:
     async def close(self) -> None:
         return None
 
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        return self.meta.setdefault(key, value)
+
     def _counts(self, user_id: int, day_start: float) -> LimitCounts:
         mine = [t for t in self.tasks.values() if t.requester_id == user_id]
         return LimitCounts(

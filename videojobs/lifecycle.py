@@ -17,6 +17,7 @@ from .errors import TaskNotFound
 from .models import VideoTask
 from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
 from .schedule import PollSchedule, RandomSource
+from .signing import CallbackSigner, load_signer
 from .telemetry import NoMetrics
 
 
@@ -74,6 +75,21 @@ class Lifecycle:
             rng=rng,
         )
         self.background = Background()
+        self._signer: CallbackSigner | None = None
+
+    async def callback_signer(self) -> CallbackSigner | None:
+        """The signer of callback URLs (its key read from the database once), or None
+        without callbacks."""
+        if self.config.callback_url is None:
+            return None
+        if self._signer is None:
+            self._signer = await load_signer(self.store, self.config.callback_url)
+        return self._signer
+
+    async def callback_url_for(self, task_id: str) -> str | None:
+        """The `callback_url` to send with the task: with its secret."""
+        signer = await self.callback_signer()
+        return None if signer is None else signer.url_for(task_id)
 
     async def get(self, task_id: str) -> VideoTask:
         task = await self.store.get(task_id)

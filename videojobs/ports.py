@@ -164,6 +164,11 @@ class TaskStore(Protocol):
 
     async def set_meta(self, key: str, value: str) -> None: ...
 
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless a value is there already; return the one stored.
+        Atomic: however many processes call it at once, all get the same value back."""
+        ...
+
 
 class Notifier(Protocol):
     """Tells members about their tasks (Discord, in production)."""

@@ -13,10 +13,14 @@ What the gateway does (gateway-notes.md) decides it:
 - a video takes one to several minutes, so a task's first poll waits for three quarters of
   the time the quickest recent tasks took (`FinishTimes`), at least the base interval and at most
   `first_after`; with no history yet, it is the base interval;
-- with callbacks configured, polling is only the fallback for a lost callback: every
-  `CALLBACK_FALLBACK` base intervals. A callback (`hinted`) makes the task due at once; if that
-  poll shows nothing new yet (the relay refreshes after Kling calls back), the next refresh or
-  two are polled before falling back to the slow pace.
+- with callbacks configured, a task for which a signed callback has come (`heard`: callbacks
+  reach the bot for it) is polled only as a safety net for a lost callback
+  (`safety_net`): when half and when nine tenths of recent tasks were done
+  (`SAFETY_NET_SHARES` of `FinishTimes`), then every `CALLBACK_FALLBACK` base intervals. A task
+  no callback has come for yet is polled as without callbacks, so a callback URL that does not
+  reach the bot costs nothing but speed. A callback that says the task is done but not where
+  its video is (`hinted`) makes it due at once; if that poll shows nothing new yet (the relay
+  refreshes after Kling calls back), the next refresh or two are polled.
 
 Errors back off exponentially, and a `Retry-After` from the gateway wins. No poll is ever
 scheduled past the task's deadline, so a stuck task is declared timed out on time.
@@ -33,7 +37,8 @@ from .refresh import Refresh, RefreshClock
 
 MAX_ERROR_BACKOFF = 300.0
 FIRST_POLL_SHARE = 0.75  # of the quickest recent finish time (its 10th percentile)
-CALLBACK_FALLBACK = 6  # with callbacks, poll every this many base intervals
+CALLBACK_FALLBACK = 6  # with callbacks heard, poll every this many base intervals...
+SAFETY_NET_SHARES = (0.5, 0.9)  # ...after polls when these shares of recent tasks were done
 HINT_TRIES = 2  # refreshes polled after a callback whose first poll showed nothing new
 PROBE_FRACTION = 0.03  # extra polls at other moments, to keep testing the learnt refresh...
 PROBES_PER_REFRESH = 8  # ...but no more than this many per refresh, however many tasks there are
@@ -65,6 +70,13 @@ class FinishTimes:
     def record(self, age: float) -> None:
         self._ages.append(age)
         self._cached = None
+
+    def age_at(self, share: float) -> float | None:
+        """The age by which `share` of the recent tasks were done, or None without evidence."""
+        if len(self._ages) < self._min_samples:
+            return None
+        ordered = sorted(self._ages)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
     def quick(self) -> float | None:
         """The age by which the quickest recent tasks were done, or None without evidence."""
@@ -98,8 +110,9 @@ class PollSchedule:
         self.callbacks = callbacks
         self.jitter = jitter
         self._rng = rng  # jitter, spread and probes: the module's generator unless given one
-        pace = interval * (CALLBACK_FALLBACK if callbacks else 1)
+        pace = interval
         self._pace = pace
+        self._slow = interval * CALLBACK_FALLBACK  # the safety net's pace, once past its marks
         # Following the relay's refresh only pays when polls are about as far apart as its
         # refreshes; an owner who asked for fast polling gets fast polling.
         follow = relay_refresh > 0 and pace >= relay_refresh / 2
@@ -115,6 +128,8 @@ class PollSchedule:
         self._counted = 0
         self._sent: dict[str, float] = {}  # task -> when its last poll was sent
         self._hints: dict[str, tuple[float, int]] = {}  # task -> (when, refreshes left to try)
+        self._heard: dict[str, float] = {}  # task -> its created_at: callbacks reach us for it
+        self._marks: tuple[float, tuple[float, ...]] = (-math.inf, ())  # (when, ages) cached
         self._next_prune = -math.inf
 
     # --- learning -------------------------------------------------------------------------------
@@ -150,6 +165,14 @@ class PollSchedule:
         otherwise (a queued task: "submitted" or "processing") the slow pace goes on."""
         self._hints[task_id] = (now, HINT_TRIES if result_expected else 0)
 
+    def heard(self, task_id: str, *, created_at: float) -> None:
+        """A signed callback came for the task: from now on it is polled as a safety net."""
+        if self.callbacks:
+            self._heard[task_id] = created_at
+
+    def is_heard(self, task_id: str) -> bool:
+        return task_id in self._heard
+
     def hinted_since(self, task_id: str, moment: float) -> bool:
         """Whether a callback for the task came after `moment` (a poll sent then may have
         missed what it announced)."""
@@ -160,6 +183,7 @@ class PollSchedule:
         """The task is no longer polled."""
         self._sent.pop(task_id, None)
         self._hints.pop(task_id, None)
+        self._heard.pop(task_id, None)
 
     def prune(self, now: float, max_age: float) -> None:
         """Drop what is kept about tasks not polled for `max_age` seconds (cancelled ones, say).
@@ -168,6 +192,8 @@ class PollSchedule:
             return
         self._next_prune = now + max_age / 4
         for task_id in [t for t, sent in self._sent.items() if sent < now - max_age]:
+            self.forget(task_id)
+        for task_id in [t for t, created in self._heard.items() if created < now - max_age]:
             self.forget(task_id)
 
     # --- times ----------------------------------------------------------------------------------
@@ -206,10 +232,33 @@ class PollSchedule:
             if refresh is not None:
                 return self._clamp(self._slot(refresh, seen), deadline)
             return self._clamp(now + self.interval * self._jittered(), deadline)
+        if task_id is not None and task_id in self._heard:
+            return self.safety_net(task_id, now, deadline)
         if refresh is None:
             return self._clamp(now + self._pace * self._jittered(), deadline)
         earliest = seen + (self._ticks - 1) * refresh.period
         return self._clamp(self._slot(refresh, earliest), deadline)
+
+    def safety_net(self, task_id: str, now: float, deadline: float) -> float:
+        """The next poll of a task callbacks reach us for: only in case one is lost. At the
+        next of the ages by which half and nine tenths of recent tasks were done (few tasks
+        are still unfinished by then, so few are polled for nothing), then at the slow pace."""
+        created = self._heard.get(task_id)
+        marks = [created + age for age in self._safety_marks(now)] if created is not None else []
+        upcoming = [mark for mark in marks if mark > now]
+        when = min(upcoming) if upcoming else now + self._slow * self._jittered()
+        refresh = self._refresh(now)
+        if refresh is not None:
+            when = self._slot(refresh, when)
+        return self._clamp(when, deadline)
+
+    def _safety_marks(self, now: float) -> tuple[float, ...]:
+        when, marks = self._marks
+        if now - when >= self.interval or now < when:  # recomputed at most once an interval
+            ages = (self.finish_times.age_at(share) for share in SAFETY_NET_SHARES)
+            marks = tuple(age for age in ages if age is not None)
+            self._marks = (now, marks)
+        return marks
 
     def after_error(
         self, now: float, deadline: float, errors: int, retry_after: float | None

@@ -70,6 +70,7 @@ class Sending:
         bind(task)
         if task.state is not TaskState.PENDING:
             return task
+        callback_url = await lc.callback_url_for(task.id)  # before the point of no return
         now = lc.clock.now()
         if not probe and (self.gate.down or (self._backlog and not task.waiting)):
             return await self._queue_behind(task, now)
@@ -79,7 +80,7 @@ class Sending:
         if not await lc.store.update(sending, expect_states={TaskState.PENDING}):
             return await lc.get(task_id)  # someone else sent it, or it was cancelled
         generation = GenerationRequest.for_task(
-            task.request, external_task_id=task.id, callback_url=lc.config.callback_url
+            task.request, external_task_id=task.id, callback_url=callback_url
         )
         try:
             snapshot = await lc.gateway.create(generation)

@@ -5,7 +5,8 @@ Each stage lives in its own module and owns one part of a task's life:
   cancel and the queries behind /status;
 - `sending`: a PENDING task to the gateway, once; at start-up, the tasks the last process left
   unsent or interrupted while sending;
-- `polling`: one pass over the tasks that are due, applying what the gateway says; callbacks;
+- `polling`: one pass over the tasks that are due, applying what the gateway says;
+- `callbacks`: what a signed callback says, applied at once (polling is then a safety net);
 - `delivery`: the outcome to the requester exactly once, with retries; throttled progress.
 Every path that ends a task goes through `finish.Finish`. The service has no loop of its own:
 the poller calls `run_pass()`, then sleeps until `next_wakeup()` or `poll_requested`.
@@ -17,6 +18,7 @@ import random
 from dataclasses import dataclass
 
 from .admission import Admission
+from .callbacks import Callbacks
 from .delivery import Delivery
 from .finish import Finish
 from .lifecycle import Lifecycle, ServiceConfig
@@ -68,6 +70,7 @@ class VideoJobsService:
         self.sending = Sending(lc, finish, self.delivery)
         self.polling = Polling(lc, finish, self.delivery)
         self.sending.wake = self.polling.requested.set
+        self.callbacks = Callbacks(lc, finish, self.delivery, self.polling.hint)
         # the actions, one verb each
         self.admit = self.admission.admit
         self.retry = self.admission.retry
@@ -81,6 +84,8 @@ class VideoJobsService:
         self.send_in_background = self.sending.send_in_background
         self.poll_due = self.polling.poll_due
         self.hint = self.polling.hint
+        self.verify_callback = self.callbacks.verify
+        self.receive_callback = self.callbacks.receive
         self.poll_requested = self.polling.requested  # set by callbacks: poll now
         self.deliver_owed = self.delivery.deliver_owed
 

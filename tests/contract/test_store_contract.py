@@ -486,6 +486,20 @@ async def test_set_meta_stores_and_replaces_a_value(store: TaskStore) -> None:
     assert await store.get_meta("command_tree_hash") == "def"
 
 
+async def test_setdefault_meta_keeps_the_first_value(store: TaskStore, backend: Backend) -> None:
+    """The first value stored under a key wins, also against another store (another process)
+    racing for it; both get the same value back, and later calls too."""
+    other = await backend.open()
+    results = await asyncio.gather(
+        store.setdefault_meta("callback_key", "one"),
+        other.setdefault_meta("callback_key", "two"),
+    )
+    assert results[0] == results[1]
+    assert results[0] in ("one", "two")
+    assert await store.setdefault_meta("callback_key", "three") == results[0]
+    assert await other.get_meta("callback_key") == results[0]
+
+
 # --- identity -----------------------------------------------------------------------------------
 
 

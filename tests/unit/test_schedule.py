@@ -149,17 +149,54 @@ def test_longer_interval_polls_every_few_refreshes() -> None:
     assert 1.5 * PERIOD < following - now < 2.5 * PERIOD
 
 
-def test_with_callbacks_polling_is_a_slow_fallback() -> None:
+def test_with_callbacks_a_task_not_heard_from_is_polled_as_without() -> None:
+    """Until a callback comes for a task, callbacks may not reach the bot: normal polling."""
+    with_callbacks = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
+    now = teach(with_callbacks)
+    following = with_callbacks.after_success(now, now + 3600, "t")
+    assert_just_after_a_refresh(following, with_callbacks)
+    assert following - now <= PERIOD * 1.35
+
+
+def test_a_heard_task_is_polled_as_a_slow_safety_net() -> None:
+    """Once a callback came for a task, it is polled only at the slow pace."""
     schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
     now = teach(schedule)
-    following = schedule.after_success(now, now + 3600)
-    assert following - now >= (CALLBACK_FALLBACK * 10) - PERIOD
+    schedule.heard("t", created_at=now - 30)
+    following = schedule.after_success(now, now + 3600, "t")
+    assert following - now >= (CALLBACK_FALLBACK * 10) * 0.9
+    assert_just_after_a_refresh(following, schedule)
+    assert schedule.safety_net("t", now, now + 5) == now + 5  # never past the deadline
+
+
+def test_the_safety_net_polls_when_most_tasks_are_done() -> None:
+    """With finish times known, a heard task is polled when half, then nine tenths, of
+    recent tasks were done, then at the slow pace."""
+    schedule = PollSchedule(10, relay_refresh=0, callbacks=True, jitter=0)
+    for age in range(100, 300, 2):  # tasks took 100-298 s
+        schedule.finished(float(age))
+    created = T0
+    schedule.heard("t", created_at=created)
+    first = schedule.safety_net("t", created + 20, created + 3600)
+    assert 195 <= first - created <= 205  # half were done by ~200 s
+    second = schedule.after_success(first, created + 3600, "t")
+    assert 275 <= second - created <= 285  # nine tenths by ~280 s
+    third = schedule.after_success(second, created + 3600, "t")
+    assert third - second == CALLBACK_FALLBACK * 10
+
+
+def test_heard_means_nothing_without_callbacks() -> None:
+    schedule = PollSchedule(10, relay_refresh=0, callbacks=False, jitter=0)
+    schedule.heard("t", created_at=T0)
+    assert not schedule.is_heard("t")
+    assert schedule.after_success(T0, T0 + 3600, "t") == T0 + 10
 
 
 def test_a_callback_whose_poll_showed_nothing_is_followed_by_the_next_refreshes() -> None:
     """The relay may refresh after Kling calls back: the next refresh or two are polled."""
     schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
     now = teach(schedule)
+    schedule.heard("t", created_at=now - 30)
     schedule.hinted("t", now)
     assert schedule.hinted_since("t", now - 1) and not schedule.hinted_since("t", now + 1)
     schedule.observe("t", sent=now, received=now + 0.1, changed=False)
@@ -167,7 +204,7 @@ def test_a_callback_whose_poll_showed_nothing_is_followed_by_the_next_refreshes(
     assert nxt - now <= PERIOD * 1.35
     assert_just_after_a_refresh(nxt, schedule)
     schedule.observe("t", sent=nxt, received=nxt + 0.1, changed=True)  # there it is
-    assert schedule.after_success(nxt, nxt + 3600, "t") - nxt >= CALLBACK_FALLBACK * 10 - PERIOD
+    assert schedule.after_success(nxt, nxt + 3600, "t") - nxt >= CALLBACK_FALLBACK * 10 * 0.9
 
 
 @pytest.mark.parametrize("retry_after", [None, 120.0])

@@ -1,0 +1,107 @@
+"""Trusted callbacks: Kling POSTs a task's news to the `callback_url` it was given; the HTTP
+adapter checks the secret in that URL (`verify`, see `signing.py`) and hands what the callback
+says to `receive`.
+
+- `succeed` with a video URL finishes the task at once, `failed` too: no GET to confirm (which
+  would often still see the old state for one relay refresh);
+- `submitted` / `processing` say that callbacks reach the bot for this task: from then on it is
+  polled only as a safety net in case a later callback is lost (`PollSchedule.safety_net`);
+- `succeed` without a video URL is only a hint: the task is polled at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .delivery import Delivery
+from .finish import Finish
+from .lifecycle import Lifecycle
+from .models import POLLED_STATES, GatewayState, TaskState, VideoTask
+from .telemetry import bind
+
+log = logging.getLogger(__name__)
+
+FAILED_REASON = "The video service could not make this video."
+
+PollNow = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackNews:
+    """What a callback says about one of our tasks (named by our own id)."""
+
+    task_id: str
+    state: GatewayState
+    video_url: str | None = None
+    failure_reason: str | None = None
+
+
+class Callbacks:
+    def __init__(
+        self, lifecycle: Lifecycle, finish: Finish, delivery: Delivery, poll_now: PollNow
+    ) -> None:
+        self.lc = lifecycle
+        self.finish = finish
+        self.delivery = delivery
+        self.poll_now = poll_now
+
+    async def verify(self, task_id: str, secret: str) -> bool:
+        """Whether `secret` is the one in `task_id`'s callback URL."""
+        signer = await self.lc.callback_signer()
+        return signer is not None and signer.verify(task_id, secret)
+
+    async def receive(self, news: CallbackNews) -> bool:
+        """Apply a verified callback. Returns whether its task was being waited for."""
+        task = await self.lc.store.get(news.task_id)
+        if task is None:
+            return False
+        bind(task)
+        if task.state not in POLLED_STATES:
+            return False  # not sent yet (its id is on the way back), or already finished
+        if news.state is GatewayState.COMPLETED and news.video_url:
+            await self._end(task, TaskState.COMPLETED, result_url=news.video_url, progress=100)
+        elif news.state is GatewayState.FAILED:
+            await self._end(task, TaskState.FAILED, reason=news.failure_reason or FAILED_REASON)
+        elif news.state is GatewayState.COMPLETED:
+            log.info("task %s: a callback says it is done but gives no video URL", task.id)
+            return await self.poll_now(task.id)
+        else:
+            await self._still_running(task, news.state)
+        return True
+
+    async def _end(
+        self,
+        task: VideoTask,
+        state: TaskState,
+        *,
+        result_url: str | None = None,
+        reason: str | None = None,
+        progress: int | None = None,
+    ) -> None:
+        schedule = self.lc.schedule
+        schedule.finished(self.lc.clock.now() - task.created_at)
+        schedule.forget(task.id)
+        log.info("task %s: the callback says %s", task.id, state.label)
+        await self.finish(
+            task,
+            state,
+            result_url=result_url,
+            reason=reason,
+            progress=progress,
+            expect=POLLED_STATES,
+        )
+
+    async def _still_running(self, task: VideoTask, state: GatewayState) -> None:
+        lc = self.lc
+        now = lc.clock.now()
+        lc.schedule.heard(task.id, created_at=task.created_at)
+        running = state is GatewayState.RUNNING or task.state is TaskState.RUNNING
+        updated = task.evolve(
+            state=TaskState.RUNNING if running else TaskState.QUEUED,
+            next_poll_at=lc.schedule.safety_net(task.id, now, task.deadline_at),
+            updated_at=now,
+        )
+        if await lc.store.update(updated, expect_states=POLLED_STATES):
+            self.delivery.show_progress(updated)
