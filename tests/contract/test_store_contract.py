@@ -767,3 +767,11 @@ async def test_a_wait_is_written_and_cleared_by_update(store: TaskStore) -> None
     assert await store.update(sent)
     assert await store.waiting(10) == []
     assert await store.get(task.id) == sent
+
+
+async def test_a_waiting_task_counts_as_active(store: TaskStore) -> None:
+    """A task waiting for the gateway holds one of its requester's active slots."""
+    await insert(store, wait_reason="down", send_after=NOW + 5)
+    limits = {**NO_LIMITS, "max_active": 1}
+
+    assert await store.insert_within_limits(make_task(), **limits) == LimitCounts(1, 1)
