@@ -24,8 +24,10 @@ from discord.ext import commands
 from cogs import errors
 from cogs.delivery import DetailsButton, DiscordNotifier, RetryButton
 from cogs.front import Front
+from cogs.history import HistoryButton, HistoryCog
 from cogs.poller import PollerCog
 from cogs.queue import CancelMenu, PageButton, QueueCog
+from cogs.remix import RemixButton, RemixCog
 from cogs.settings import ResetButton, build_settings_group
 from cogs.status import StatusCog
 from cogs.telemetry import discord_trace
@@ -39,6 +41,8 @@ from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
 from storage import MigrationError, PostgresTaskStore, SqliteTaskStore
 from videojobs.background import Background
+from videojobs.estimates import Estimates
+from videojobs.history import History
 from videojobs.identity import process_id
 from videojobs.lifecycle import ServiceConfig, SystemClock
 from videojobs.policy import BotDefaults, Policies
@@ -99,6 +103,8 @@ class VideoBot(commands.Bot):
         self.tree.add_command(build_settings_group(self.front))
         await self.add_cog(StatusCog(self.front))
         await self.add_cog(QueueCog(self.front))
+        await self.add_cog(HistoryCog(self.front))
+        await self.add_cog(RemixCog(self.front))
         await self.add_cog(
             PollerCog(
                 self,
@@ -107,7 +113,7 @@ class VideoBot(commands.Bot):
                 heartbeat_path=self.heartbeat_path,
             )
         )
-        self.add_dynamic_items(RetryButton, DetailsButton)
+        self.add_dynamic_items(RetryButton, RemixButton, DetailsButton, HistoryButton)
         self.add_dynamic_items(ResetButton, PageButton, CancelMenu)
         await self.sync_commands_if_changed()
 
@@ -251,10 +257,11 @@ async def run(settings: Settings) -> int:
             metrics=metrics,
         )
         clock = SystemClock()
+        estimates = Estimates(store, clock)
         service = VideoJobsService(
             store,
             gateway,
-            DiscordNotifier(bot, session, metrics),
+            DiscordNotifier(bot, session, metrics, estimates=estimates),
             ServiceConfig(
                 poll_interval=settings.poll_interval_seconds,
                 task_timeout=settings.task_timeout_seconds,
@@ -264,7 +271,7 @@ async def run(settings: Settings) -> int:
             policies=Policies(store, bot_defaults(settings), clock),
             clock=clock,
         )
-        bot.front = Front(service=service)
+        bot.front = Front(service=service, estimates=estimates, history=History(store))
         ops = None
         if settings.metrics_listen and metrics is not None:
             app = ops_app(metrics, bot.health, lambda: store.count_unfinished(None))

@@ -1,5 +1,5 @@
 """DiscordNotifier: progress edits, the result (mp4 upload or link), failure messages, and the
-persistent Retry and Details buttons on the result.
+persistent Retry, Remix and Details buttons on the result.
 
 Everything here uses the bot's own token (channel messages by id), never an interaction token,
 which dies after 15 minutes.
@@ -17,6 +17,7 @@ import discord
 
 from media.files import TooLarge, download, workspace
 from media.video import VideoFitter
+from videojobs.estimates import Estimates
 from videojobs.models import TaskState, VideoTask
 from videojobs.ports import Metrics
 from videojobs.telemetry import NoMetrics
@@ -24,6 +25,7 @@ from videojobs.telemetry import NoMetrics
 from . import render
 from .errors import reply_error
 from .front import front_of, launch, requester_of
+from .remix import RemixButton
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,13 @@ class DiscordNotifier:
         session: aiohttp.ClientSession,
         metrics: Metrics | None = None,
         fitter: VideoFitter | None = None,
+        estimates: Estimates | None = None,
     ) -> None:
         self.client = client
         self.session = session
         self.metrics: Metrics = metrics or NoMetrics()
         self.fitter = fitter or VideoFitter()
+        self.estimates = estimates
 
     async def progress(self, task: VideoTask) -> None:
         await self._edit_status(task)
@@ -173,8 +177,14 @@ class DiscordNotifier:
         message = self.client.get_partial_messageable(task.channel_id).get_partial_message(
             task.status_message_id
         )
+        estimate = None
+        if self.estimates is not None and not task.state.is_terminal:
+            try:
+                estimate = await self.estimates.for_task(task)
+            except Exception:
+                log.warning("task %s: no estimate (store error)", task.id, exc_info=True)
         try:
-            await message.edit(embed=render.status_embed(task, render.now_utc()))
+            await message.edit(embed=render.status_embed(task, render.now_utc(), estimate))
         except GONE:
             log.info("task %s: status message is gone; not updating it", task.id)
 
@@ -194,6 +204,7 @@ class ResultView(discord.ui.View):
     def __init__(self, task: VideoTask) -> None:
         super().__init__(timeout=None)
         self.add_item(RetryButton(task.id))
+        self.add_item(RemixButton(task.id))
         self.add_item(DetailsButton(task.id))
 
 

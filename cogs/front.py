@@ -13,6 +13,8 @@ from typing import cast
 import discord
 
 from videojobs.errors import NotAllowed
+from videojobs.estimates import Estimates
+from videojobs.history import History
 from videojobs.models import Requester, VideoTask
 from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
@@ -46,12 +48,36 @@ class Inflight:
             await asyncio.wait_for(self._idle.wait(), grace)
 
 
+class OpenForms:
+    """The Remix forms this process opened (their custom ids), so that a form submitted after
+    a restart, which discord.py no longer knows, is still handled (by the Remix cog)."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}
+
+    def add(self, custom_id: str) -> None:
+        self._ids[custom_id] = None
+        while len(self._ids) > self.LIMIT:
+            del self._ids[next(iter(self._ids))]
+
+    def discard(self, custom_id: str) -> None:
+        self._ids.pop(custom_id, None)
+
+    def __contains__(self, custom_id: object) -> bool:
+        return custom_id in self._ids
+
+
 @dataclass(frozen=True, slots=True)
 class Front:
     """Everything the Discord side needs, built once in bot.py."""
 
     service: VideoJobsService
+    estimates: Estimates
+    history: History
     inflight: Inflight = field(default_factory=Inflight)
+    remix_forms: OpenForms = field(default_factory=OpenForms)
 
     @property
     def policies(self) -> Policies:
@@ -117,7 +143,7 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
     """Answer publicly with the status embed (the first response: no network call before it),
     open a thread on it where possible, remember both, then send the task to the gateway."""
     try:
-        embed = render.status_embed(task, render.now_utc())
+        embed = render.status_embed(task, render.now_utc(), await front.estimates.for_task(task))
         callback = await interaction.response.send_message(embed=embed)
         message = callback.resource
         if not isinstance(message, discord.Message):

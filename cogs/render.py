@@ -7,6 +7,7 @@ import time
 import discord
 
 from videojobs.admission import Overview
+from videojobs.estimates import Estimate
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, camera_label
 from videojobs.policy import credits_text
 
@@ -60,8 +61,9 @@ def settings_text(request: VideoRequest) -> str:
     return " · ".join(parts)
 
 
-def status_embed(task: VideoTask, now: float) -> discord.Embed:
-    """The public status message: prompt, settings, short id, state, progress, elapsed time."""
+def status_embed(task: VideoTask, now: float, estimate: Estimate | None = None) -> discord.Embed:
+    """The public status message: prompt, settings, short id, state, progress, elapsed time,
+    and the estimate of the time left once the bot has learnt one."""
     request = task.request
     embed = discord.Embed(
         title=f"Video `{task.short_id}` · {task.status_label}",
@@ -79,6 +81,8 @@ def status_embed(task: VideoTask, now: float) -> discord.Embed:
     progress = 100 if task.state is TaskState.COMPLETED else task.progress
     embed.add_field(name="Progress", value=progress_bar(progress), inline=True)
     embed.add_field(name="Elapsed", value=duration_text(elapsed(task, now)), inline=True)
+    if estimate is not None and not task.state.is_terminal:
+        embed.add_field(name="Estimate", value=estimate.text, inline=True)
     if task.failure_reason and task.state.is_terminal:
         embed.add_field(name="Why", value=clip(task.failure_reason, 1000), inline=False)
     if task.waiting:
@@ -135,7 +139,7 @@ def details_embed(task: VideoTask, now: float) -> discord.Embed:
     if delivery:
         fields.append(("Result message", delivery))
     if task.retry_of:
-        fields.append(("Retry of", f"`{task.retry_of[:8]}`"))
+        fields.append(("Made from", f"`{task.retry_of[:8]}` (Retry or Remix)"))
     if task.result_url:
         fields.append(("Video link", f"[open]({task.result_url}) (expires within 30 days)"))
     if task.failure_reason:

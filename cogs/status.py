@@ -82,7 +82,10 @@ def help_embed(policy: Policy) -> discord.Embed:
         value=(
             "`/status` your videos in progress, recent results and limits left · "
             "`/status task:<id>` one task's details · `/cancel task:<id>` stop waiting for a "
-            "video and free its slot · `/help` this page\n"
+            "video and free its slot · `/history` your finished videos here, ten to a page · "
+            "`/help` this page\n"
+            "Under each result: **Retry** (same settings and frames), **Remix** (edit the "
+            "prompt and negative prompt, same settings and frames), **Details**\n"
             "Server admins: `/settings` this server's defaults, limits, channels and roles · "
             "`/queue` every unfinished video here, to cancel any"
         ),

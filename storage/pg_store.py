@@ -118,6 +118,29 @@ _GUILD_UNFINISHED = (
     f"{_SELECT} WHERE guild_id = $1 AND state IN {ACTIVE} "
     "ORDER BY created_at, id LIMIT $2 OFFSET $3"
 )
+# must match the indexes of pg_migrations/0005_member_queries.sql
+_COMPLETED_DURATIONS = (
+    "SELECT finished_at - created_at FROM tasks "
+    "WHERE state = 'completed' AND ((request::jsonb) ->> 'model') = $1 "
+    "AND ((request::jsonb) ->> 'mode') = $2 AND ((request::jsonb) ->> 'duration') = $3 "
+    "ORDER BY finished_at DESC LIMIT $4"
+)
+_FINISHED_IN_GUILD = (
+    f"{_SELECT} WHERE requester_id = $1 AND guild_id = $2 AND state IN {TERMINAL} "
+    "ORDER BY finished_at DESC, id DESC LIMIT $3 OFFSET $4"
+)
+_FINISHED_IN_DMS = (
+    f"{_SELECT} WHERE requester_id = $1 AND guild_id IS NULL AND state IN {TERMINAL} "
+    "ORDER BY finished_at DESC, id DESC LIMIT $2 OFFSET $3"
+)
+_COUNT_FINISHED_IN_GUILD = (
+    "SELECT count(*) FROM tasks "  # noqa: S608
+    f"WHERE requester_id = $1 AND guild_id = $2 AND state IN {TERMINAL}"
+)
+_COUNT_FINISHED_IN_DMS = (
+    "SELECT count(*) FROM tasks "  # noqa: S608
+    f"WHERE requester_id = $1 AND guild_id IS NULL AND state IN {TERMINAL}"
+)
 _COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {ACTIVE}"  # noqa: S608
 _COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = $1 AND state IN {ACTIVE}"  # noqa: S608
 _CLAIM_DELIVERY = (
@@ -356,6 +379,27 @@ class PostgresTaskStore(GuildSettingsPg):
     async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         """A page of the guild's unfinished tasks, oldest first."""
         return await self._many(_GUILD_UNFINISHED, guild_id, limit, offset)
+
+    async def completed_durations(
+        self, model: str, mode: str, duration: int, *, limit: int
+    ) -> list[float]:
+        """Seconds from creation to completion of the newest `limit` COMPLETED tasks with
+        this model, mode and duration, newest first."""
+        rows = await self._pool.fetch(_COMPLETED_DURATIONS, model, mode, str(duration), limit)
+        return [float(row[0]) for row in rows if row[0] is not None]
+
+    async def finished_tasks(
+        self, user_id: int, guild_id: int | None, *, offset: int, limit: int
+    ) -> list[VideoTask]:
+        """A member's finished tasks in one server (None: in DMs), newest finish first."""
+        if guild_id is None:
+            return await self._many(_FINISHED_IN_DMS, user_id, limit, offset)
+        return await self._many(_FINISHED_IN_GUILD, user_id, guild_id, limit, offset)
+
+    async def count_finished(self, user_id: int, guild_id: int | None) -> int:
+        if guild_id is None:
+            return int(await self._pool.fetchval(_COUNT_FINISHED_IN_DMS, user_id))
+        return int(await self._pool.fetchval(_COUNT_FINISHED_IN_GUILD, user_id, guild_id))
 
     async def get_meta(self, key: str) -> str | None:
         value = await self._pool.fetchval(_GET_META, key)

@@ -112,6 +112,21 @@ _RELEASE_DELIVERY = (
 _WAITING = (
     f"{_SELECT} WHERE state = 'pending' AND wait_reason IS NOT NULL ORDER BY created_at LIMIT ?"
 )
+# must match the partial indexes of migrations/0005_member_queries.sql
+_COMPLETED_DURATIONS = (
+    "SELECT finished_at - created_at FROM tasks "
+    "WHERE state = 'completed' AND json_extract(request, '$.model') = ? "
+    "AND json_extract(request, '$.mode') = ? AND json_extract(request, '$.duration') = ? "
+    "ORDER BY finished_at DESC LIMIT ?"
+)
+_FINISHED_TASKS = (
+    f"{_SELECT} WHERE requester_id = ? AND guild_id IS ? AND state IN {_TERMINAL} "
+    "ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?"
+)
+_COUNT_FINISHED = (
+    "SELECT count(*) FROM tasks "  # noqa: S608
+    f"WHERE requester_id = ? AND guild_id IS ? AND state IN {_TERMINAL}"
+)
 _GET_META = "SELECT value FROM meta WHERE key = ?"
 _INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _SET_META = (
@@ -368,6 +383,25 @@ class SqliteTaskStore(GuildSettingsSql):
     async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         """A page of the guild's unfinished tasks, oldest first."""
         return await self._many(_GUILD_UNFINISHED, (guild_id, limit, offset))
+
+    async def completed_durations(
+        self, model: str, mode: str, duration: int, *, limit: int
+    ) -> list[float]:
+        """Seconds from creation to completion of the newest `limit` COMPLETED tasks with
+        this model, mode and duration, newest first."""
+        rows = await self._conn.execute_fetchall(
+            _COMPLETED_DURATIONS, (model, mode, duration, limit)
+        )
+        return [float(row[0]) for row in rows if row[0] is not None]
+
+    async def finished_tasks(
+        self, user_id: int, guild_id: int | None, *, offset: int, limit: int
+    ) -> list[VideoTask]:
+        """A member's finished tasks in one server (None: in DMs), newest finish first."""
+        return await self._many(_FINISHED_TASKS, (user_id, guild_id, limit, offset))
+
+    async def count_finished(self, user_id: int, guild_id: int | None) -> int:
+        return int(await self._scalar(_COUNT_FINISHED, (user_id, guild_id)))
 
     async def get_meta(self, key: str) -> str | None:
         value = await self._scalar(_GET_META, (key,))

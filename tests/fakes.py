@@ -244,6 +244,36 @@ class MemoryStore:
             if t.state in ACTIVE_STATES and (guild_id is None or t.guild_id == guild_id)
         )
 
+    async def completed_durations(
+        self, model: str, mode: str, duration: int, *, limit: int
+    ) -> list[float]:
+        done = [
+            t
+            for t in self.tasks.values()
+            if t.state is TaskState.COMPLETED
+            and t.finished_at is not None
+            and (t.request.model, t.request.mode, t.request.duration) == (model, mode, duration)
+        ]
+        done.sort(key=lambda t: t.finished_at or 0, reverse=True)
+        return [(t.finished_at or 0) - t.created_at for t in done[:limit]]
+
+    async def finished_tasks(
+        self, user_id: int, guild_id: int | None, *, offset: int, limit: int
+    ) -> list[VideoTask]:
+        mine = self._finished(user_id, guild_id)
+        return mine[offset : offset + limit]
+
+    async def count_finished(self, user_id: int, guild_id: int | None) -> int:
+        return len(self._finished(user_id, guild_id))
+
+    def _finished(self, user_id: int, guild_id: int | None) -> list[VideoTask]:
+        mine = [
+            t
+            for t in self.tasks.values()
+            if t.requester_id == user_id and t.guild_id == guild_id and t.state in TERMINAL_STATES
+        ]
+        return sorted(mine, key=lambda t: (t.finished_at or 0, t.id), reverse=True)
+
     async def get_meta(self, key: str) -> str | None:
         return self.meta.get(key)
 

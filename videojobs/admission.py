@@ -8,7 +8,8 @@ transaction as the insert, so a burst of requests cannot pass them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from .errors import DuplicateTaskId, NotAllowed, RequestRejected, TaskNotFound
 from .finish import Finish
@@ -107,12 +108,31 @@ class Admission:
         log.info("task %s admitted for user %s", task.id, task.requester_id)
         return task
 
-    async def retry(self, task_id: str, requester: Requester) -> VideoTask:
-        """A new task with the same settings, counted against the limits. Not yet sent."""
+    async def retry(
+        self, task_id: str, requester: Requester, *, verb: str = "retry", **changes: Any
+    ) -> VideoTask:
+        """A new task with the same settings and frames (and `changes` to the request, for
+        Remix), through the same admission as /video. Not yet sent."""
+        original = await self.restartable(task_id, requester, verb=verb)
+        request = replace(original.request, **changes) if changes else original.request
+        return await self.admit(request, requester, retry_of=original.id)
+
+    async def remix(
+        self, task_id: str, requester: Requester, *, prompt: str, negative_prompt: str | None
+    ) -> VideoTask:
+        """Retry with an edited prompt and negative prompt."""
+        return await self.retry(
+            task_id, requester, verb="remix", prompt=prompt, negative_prompt=negative_prompt
+        )
+
+    async def restartable(self, task_id: str, requester: Requester, *, verb: str) -> VideoTask:
+        """The task, if `requester` may start it again (its requester or an admin)."""
         original = await self.lc.get(task_id)
         if original.requester_id != requester.user_id and not requester.is_admin:
-            raise NotAllowed("Only the member who asked for this video, or an admin, can retry it.")
-        return await self.admit(original.request, requester, retry_of=original.id)
+            raise NotAllowed(
+                f"Only the member who asked for this video, or an admin, can {verb} it."
+            )
+        return original
 
     async def set_location(
         self, task_id: str, *, thread_id: int | None, status_message_id: int | None

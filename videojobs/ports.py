@@ -214,4 +214,25 @@ class Metrics(Protocol):
 
     def discord_rate_limited(self) -> None:
         """Discord answered a request with 429."""
+
+
+class MemberQueries(Protocol):
+    """What the members' side reads (finish times for the estimate, /history); the task
+    stores implement it beside TaskStore."""
+
+    async def completed_durations(
+        self, model: str, mode: str, duration: int, *, limit: int
+    ) -> list[float]:
+        """Seconds from creation to completion of the newest `limit` COMPLETED tasks with
+        this model, mode and duration, newest first."""
+        ...
+
+    async def finished_tasks(
+        self, user_id: int, guild_id: int | None, *, offset: int, limit: int
+    ) -> list[VideoTask]:
+        """A member's finished tasks in one server (None: in DMs), newest finish first."""
+        ...
+
+    async def count_finished(self, user_id: int, guild_id: int | None) -> int:
+        """How many `finished_tasks` there are in all."""
         ...

@@ -74,6 +74,8 @@ class VideoJobsService:
         # the actions, one verb each
         self.admit = self.admission.admit
         self.retry = self.admission.retry
+        self.remix = self.admission.remix
+        self.restartable = self.admission.restartable
         self.cancel = self.admission.cancel
         self.set_location = self.admission.set_location
         self.find = self.admission.find

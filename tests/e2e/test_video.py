@@ -29,7 +29,7 @@ async def test_text_to_video_ends_with_the_mp4_in_a_thread(scenario: Scenario) -
     video = result.attachments[0]
     assert video.filename.endswith(".mp4")
     assert video.data[4:8] == b"ftyp"
-    assert {b.get("label") for b in result.buttons} == {"Retry", "Details"}
+    assert {b.get("label") for b in result.buttons} == {"Retry", "Remix", "Details"}
     await scenario.discord.wait_for(lambda: "completed" in status.text, timeout=10)
     assert "100%" in status.text
     assert len(scenario.results(thread, scenario.short_id(inter))) == 1

@@ -168,6 +168,10 @@ async def test_a_claim_records_its_time(postgres_dsn: str) -> None:
         (sql._COUNT_UNFINISHED_GUILD, (222,), "tasks_guild_unfinished"),
         (sql._BY_GATEWAY_ID, ("gw",), "tasks_gateway"),
         (sql._COUNT_LIMITS, (111, DAY), "tasks_requester"),
+        (sql._COMPLETED_DURATIONS, ("kling-v3", "std", "5", 30), "tasks_finish_times"),
+        (sql._FINISHED_IN_GUILD, (111, 222, 10, 0), "tasks_history"),
+        (sql._FINISHED_IN_DMS, (111, 10, 0), "tasks_history"),
+        (sql._COUNT_FINISHED_IN_GUILD, (111, 222), "tasks_history"),
     ],
 )
 async def test_queries_can_use_their_index(

@@ -44,6 +44,7 @@ from .models import (
 from .ratelimit import RateLimiter
 from .records import CallRecord, GatewayRecord
 from .rest import RestApi, Upload, json_response
+from .validation import check_modal_value
 
 UserLike = SimUser | SimMember
 MessageRef = SimMessage | int
@@ -488,8 +489,9 @@ class DiscordSimulator:
                 cid = text_input["custom_id"]
                 known.append(cid)
                 value = values.get(cid, text_input.get("value") or "")
-                if text_input.get("required", True) and not value:
-                    raise SimulatorUsageError(f"modal field {cid!r} is required")
+                refused = check_modal_value(text_input, value)
+                if refused is not None:
+                    raise SimulatorUsageError(f"modal field {cid!r}: {refused} (got {value!r})")
                 submitted.append({"type": 4, "custom_id": cid, "value": value})
             if not submitted:
                 continue

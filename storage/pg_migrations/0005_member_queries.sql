@@ -1,0 +1,13 @@
+-- Twin of ../migrations/0005_member_queries.sql: finish times by kind of task (the estimate of
+-- the time left) and a member's finished tasks in one server (/history). The expressions and
+-- state lists must match storage/pg_store.py word for word, or the planner will not use them.
+
+CREATE INDEX tasks_finish_times ON tasks (
+    ((request::jsonb) ->> 'model'),
+    ((request::jsonb) ->> 'mode'),
+    ((request::jsonb) ->> 'duration'),
+    finished_at
+) WHERE state = 'completed';
+
+CREATE INDEX tasks_history ON tasks (requester_id, guild_id, finished_at)
+    WHERE state IN ('completed', 'failed', 'timed_out', 'cancelled');
