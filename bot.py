@@ -23,6 +23,7 @@ from discord.ext import commands
 
 from cogs import errors
 from cogs.delivery import DetailsButton, DiscordNotifier, RetryButton
+from cogs.frames import DiscordFrameKeeper
 from cogs.front import Front
 from cogs.history import HistoryButton, HistoryCog
 from cogs.poller import PollerCog
@@ -36,6 +37,7 @@ from config import Settings, SettingsError, load_settings
 from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
+from media.images import ImageFixer
 from observability import logs
 from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
@@ -246,6 +248,7 @@ async def run(settings: Settings) -> int:
     if store is None:
         return EXIT_BAD_SETTINGS
     metrics = PrometheusMetrics() if settings.metrics_listen else None
+    image_fixer = ImageFixer()
     background = Background()  # the signal handler's shutdown: kept, and logged if it fails
     async with store, aiohttp.ClientSession() as session, gateway_base(settings) as base:
         bot = VideoBot(settings, heartbeat, metrics)
@@ -270,6 +273,7 @@ async def run(settings: Settings) -> int:
             metrics=metrics,
             policies=Policies(store, bot_defaults(settings), clock),
             clock=clock,
+            frames=DiscordFrameKeeper(bot, session, image_fixer),
         )
         bot.front = Front(service=service, estimates=estimates, history=History(store))
         ops = None
@@ -305,6 +309,7 @@ async def run(settings: Settings) -> int:
                 await callbacks.cleanup()
             if ops is not None:
                 await ops.cleanup()
+            image_fixer.close()
             log.info("stopped")
     return 0
 

@@ -72,8 +72,9 @@ def help_embed(policy: Policy) -> discord.Embed:
             "`negative_prompt` what to avoid · `cfg_scale` 0-1 · `camera` "
             f"{', '.join(camera_label(c) for c in ('zoom_in', 'pan_left', 'tilt_up'))} and more"
             f" (not with end_image) · `model` {', '.join(policy.models)}\n"
-            "Images: PNG or JPEG, at most 10 MB, both sides at least 300 px, aspect between "
-            "1:2.5 and 2.5:1."
+            "Images: PNG, JPEG or WebP, at most 50 MB, both sides at least 300 px, aspect "
+            "between 1:2.5 and 2.5:1 (the bot converts WebP and shrinks images over 10 MB "
+            "for the video service)."
         ),
         inline=False,
     )

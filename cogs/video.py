@@ -28,8 +28,8 @@ def descriptions(defaults: BotDefaults) -> dict[str, str]:
     server = "unless the server set another"
     return {
         "prompt": f"What the video shows (1-{MAX_PROMPT_CHARS} characters)",
-        "image": "First frame: PNG or JPEG, up to 10 MB, sides at least 300 px",
-        "end_image": "Last frame (needs image): PNG or JPEG, same rules",
+        "image": "First frame: PNG, JPEG or WebP, up to 50 MB, sides at least 300 px",
+        "end_image": "Last frame (needs image): PNG, JPEG or WebP, same rules",
         "mode": f"std is faster, pro better; credits per 5 s: {costs} (default {defaults.mode})",
         "duration": f"Length in seconds (default {defaults.duration} {server})",
         "aspect_ratio": f"Frame shape (default {defaults.aspect_ratio} {server}; an image decides)",

@@ -60,6 +60,7 @@ _TYPES = {
     "finished_at": "double precision",
     "wait_reason": "text",
     "send_after": "double precision",
+    "frames": "text",
 }
 
 # --- statements (built once from the constants of rows.py; every value is a parameter) --------

@@ -17,6 +17,7 @@ from videojobs.models import (
     POLLED_STATES,
     TERMINAL_STATES,
     DeliveryState,
+    KeptFrames,
     TaskState,
     VideoRequest,
     VideoTask,
@@ -54,6 +55,7 @@ COLUMNS = (
     "cost",
     "wait_reason",
     "send_after",
+    "frames",
 )
 # What `update` writes: everything but the identity, the request, the creation time and the
 # delivery columns (those belong to claim/mark/release_delivery, so that a stale copy of a task
@@ -75,6 +77,7 @@ MUTABLE_COLUMNS = (
     "finished_at",
     "wait_reason",
     "send_after",
+    "frames",
 )
 
 
@@ -124,6 +127,7 @@ def mutable_fields(task: VideoTask) -> dict[str, Any]:
         "finished_at": _float(task.finished_at),
         "wait_reason": task.wait_reason,
         "send_after": _float(task.send_after),
+        "frames": _frames_to_json(task.frames),
     }
 
 
@@ -163,6 +167,16 @@ def _delivery_state(row: Row) -> DeliveryState:
     if delivery is DeliveryState.CLAIMED and row["delivery_gave_up_at"] is not None:
         return DeliveryState.GAVE_UP
     return delivery
+
+
+def _frames_to_json(frames: KeptFrames | None) -> str | None:
+    if frames is None:
+        return None
+    return json.dumps(frames.to_json(), separators=(",", ":"))
+
+
+def _frames_from_json(text: str | None) -> KeptFrames | None:
+    return None if text is None else KeptFrames.from_json(json.loads(text))
 
 
 def _float(value: float | None) -> float | None:
@@ -206,6 +220,7 @@ def from_row(row: Row) -> VideoTask:
         cost=row["cost"],
         wait_reason=row["wait_reason"],
         send_after=row["send_after"],
+        frames=_frames_from_json(row["frames"]),
     )
 
 

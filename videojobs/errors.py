@@ -24,6 +24,11 @@ class TaskNotFound(VideoJobsError):
     pass
 
 
+class FrameUnavailable(VideoJobsError):
+    """A frame can't be fetched (gone, expired) or used (not really an image Kling can take,
+    even fixed): the task ends before anything is sent to the gateway."""
+
+
 class NotAllowed(VideoJobsError):
     pass
 

@@ -15,7 +15,7 @@ from typing import Any
 from .background import Background
 from .errors import TaskNotFound
 from .models import VideoTask
-from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
+from .ports import Clock, FrameKeeper, Metrics, Notifier, TaskStore, VideoGateway
 from .schedule import PollSchedule, RandomSource
 from .signing import CallbackSigner, load_signer
 from .telemetry import NoMetrics
@@ -60,8 +60,10 @@ class Lifecycle:
         clock: Clock | None = None,
         metrics: Metrics | None = None,
         rng: RandomSource = random,
+        frames: FrameKeeper | None = None,
     ) -> None:
         self.store = store
+        self.frames = frames  # None: frames go to the gateway as the attachments' links
         self.gateway = gateway
         self.notifier = notifier
         self.config = config

@@ -11,10 +11,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 MAX_PROMPT_CHARS = 2500
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_BYTES = 50 * 1024 * 1024  # what a member may attach (the bot fixes the rest)
 MIN_IMAGE_SIDE = 300
 MAX_IMAGE_ASPECT = 2.5
-IMAGE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg"})
+IMAGE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp"})
+# Kling's own image rules (gateway-notes.md): what reaches the gateway always meets them.
+# "10 MB" is read the stricter way (decimal), so it holds whichever way Kling counts.
+KLING_IMAGE_MAX_BYTES = 10 * 1000 * 1000
+KLING_IMAGE_TYPES = ("image/png", "image/jpeg")
 MODES = ("std", "pro")
 DURATIONS = (5, 10)
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -104,6 +108,24 @@ class ImageRef:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptFrames:
+    """Where the bot keeps copies of a task's frames (fixed to Kling's rules): one message of
+    its own, holding one file per frame. Attachment links expire; the message gives fresh ones."""
+
+    channel_id: int
+    message_id: int
+    image: str | None = None  # the first frame's filename in that message
+    end_image: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KeptFrames:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
 class VideoRequest:
     """What a member asked for, as validated by `validate_request`."""
 
@@ -151,8 +173,20 @@ class GenerationRequest:
 
     @classmethod
     def for_task(
-        cls, request: VideoRequest, *, external_task_id: str, callback_url: str | None
+        cls,
+        request: VideoRequest,
+        *,
+        external_task_id: str,
+        callback_url: str | None,
+        frames: tuple[str | None, str | None] | None = None,
     ) -> GenerationRequest:
+        """`frames`: the first and last frame as prepared for the gateway (a URL or raw base64);
+        without it, the attachments' own links."""
+        if frames is None:
+            frames = (
+                request.image.url if request.image else None,
+                request.end_image.url if request.end_image else None,
+            )
         return cls(
             prompt=request.prompt,
             model=request.model,
@@ -161,8 +195,8 @@ class GenerationRequest:
             aspect_ratio=request.aspect_ratio,
             negative_prompt=request.negative_prompt or None,
             cfg_scale=request.cfg_scale,
-            image=request.image.url if request.image else None,
-            image_tail=request.end_image.url if request.end_image else None,
+            image=frames[0],
+            image_tail=frames[1],
             camera=request.camera,
             camera_strength=request.camera_strength,
             callback_url=callback_url,
@@ -244,6 +278,7 @@ class VideoTask:
     # to send it again. Both None while the task is not waiting.
     wait_reason: str | None = None
     send_after: float | None = None
+    frames: KeptFrames | None = None
 
     @property
     def short_id(self) -> str:

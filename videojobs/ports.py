@@ -6,7 +6,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .models import GenerationRequest, TaskSnapshot, TaskState, VideoRequest, VideoTask
+from .models import (
+    GenerationRequest,
+    KeptFrames,
+    TaskSnapshot,
+    TaskState,
+    VideoRequest,
+    VideoTask,
+)
 
 
 class Clock(Protocol):
@@ -167,6 +174,26 @@ class TaskStore(Protocol):
     async def setdefault_meta(self, key: str, value: str) -> str:
         """Store `value` under `key` unless a value is there already; return the one stored.
         Atomic: however many processes call it at once, all get the same value back."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFrames:
+    """A task's frames as the gateway gets them, and where copies are kept."""
+
+    image: str | None  # a public URL or raw base64 meeting Kling's image rules
+    image_tail: str | None
+    kept: KeptFrames | None  # None: no copy could be kept
+
+
+class FrameKeeper(Protocol):
+    """Fetches, fixes and keeps the frames of image tasks (Discord and Pillow, in production)."""
+
+    async def prepare(self, task: VideoTask, kept: KeptFrames | None) -> PreparedFrames:
+        """The task's frames, fixed to Kling's rules and kept with the task (shown where it is
+        discussed), taken from `kept` (copies kept for this task or the one it repeats) or else
+        from the attachments. Raises FrameUnavailable, with words for the member, when a frame
+        is gone or unusable."""
         ...
 
 

@@ -67,19 +67,22 @@ def validate_request(request: VideoRequest, models: Collection[str]) -> VideoReq
 
 
 def check_image(option: str, image: ImageRef) -> None:
-    """An attachment's own metadata against Kling's image rules."""
+    """An attachment's own metadata against the image rules of /video (webp and large images
+    are fixed for Kling after the first response)."""
     name = f"`{option}` ({image.filename})"
     content_type = (image.content_type or "").split(";")[0].strip().lower()
     if content_type not in IMAGE_CONTENT_TYPES:
         shown = content_type or "an unknown type"
-        raise RequestRejected(f"{name} is {shown}; attach a PNG or JPEG image instead.")
+        raise RequestRejected(f"{name} is {shown}; attach a PNG, JPEG or WebP image instead.")
     if image.size > MAX_IMAGE_BYTES:
         raise RequestRejected(
             f"{name} is {image.size / 1024 / 1024:.1f} MB; the limit is "
             f"{MAX_IMAGE_BYTES // 1024 // 1024} MB. Compress or resize it."
         )
     if not image.width or not image.height:
-        raise RequestRejected(f"{name} has no readable size; attach a valid PNG or JPEG image.")
+        raise RequestRejected(
+            f"{name} has no readable size; attach a valid PNG, JPEG or WebP image."
+        )
     if min(image.width, image.height) < MIN_IMAGE_SIDE:
         raise RequestRejected(
             f"{name} is {image.width}x{image.height} px; both sides must be at least "

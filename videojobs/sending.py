@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .delivery import Delivery
-from .errors import GatewayError
+from .errors import FrameUnavailable, GatewayError
 from .finish import Finish
 from .lifecycle import Lifecycle
 from .models import GatewayState, GenerationRequest, TaskState, VideoTask
@@ -69,7 +69,17 @@ class Sending:
         task = await lc.get(task_id)
         bind(task)
         if task.state is not TaskState.PENDING:
-            return task
+            return task  # someone else sent it, or it was cancelled
+        frames: tuple[str | None, str | None] | None = None
+        request = task.request
+        if (request.image or request.end_image) and lc.frames is not None:
+            try:
+                task, frames = await self._prepare_frames(task)
+            except FrameUnavailable as exc:
+                log.warning("task %s: a frame can't be used: %s", task.id, exc)
+                return await self.finish(
+                    task, TaskState.FAILED, reason=str(exc), expect={TaskState.PENDING}
+                )
         callback_url = await lc.callback_url_for(task.id)  # before the point of no return
         now = lc.clock.now()
         if not probe and (self.gate.down or (self._backlog and not task.waiting)):
@@ -80,7 +90,10 @@ class Sending:
         if not await lc.store.update(sending, expect_states={TaskState.PENDING}):
             return await lc.get(task_id)  # someone else sent it, or it was cancelled
         generation = GenerationRequest.for_task(
-            task.request, external_task_id=task.id, callback_url=callback_url
+            task.request,
+            external_task_id=task.id,
+            callback_url=callback_url,
+            frames=frames,
         )
         try:
             snapshot = await lc.gateway.create(generation)
@@ -162,6 +175,22 @@ class Sending:
         self.delivery.show_progress(queued)
         self.wake()
         return queued
+
+    async def _prepare_frames(
+        self, task: VideoTask
+    ) -> tuple[VideoTask, tuple[str | None, str | None]]:
+        """Before anything is sent: the frames fixed to Kling's rules and kept with the task.
+        A Retry or Remix takes them from the copies kept for the task it repeats (Discord's
+        attachment links are dead by then). Raises FrameUnavailable."""
+        assert self.lc.frames is not None
+        kept = task.frames
+        if kept is None and task.retry_of is not None:
+            original = await self.lc.store.get(task.retry_of)
+            kept = original.frames if original is not None else None
+        prepared = await self.lc.frames.prepare(task, kept)
+        if prepared.kept is not None and prepared.kept != task.frames:
+            task = await self.lc.patch(task.id, frames=prepared.kept)
+        return task, (prepared.image, prepared.image_tail)
 
     def send_in_background(self, task_id: str) -> None:
         """`send` without waiting for it (shutdown waits for it in `drain`)."""

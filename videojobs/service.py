@@ -25,7 +25,7 @@ from .lifecycle import Lifecycle, ServiceConfig
 from .models import POLLED_STATES, Requester, VideoRequest, VideoTask
 from .policy import BotDefaults, Policies
 from .polling import Polling
-from .ports import Clock, Metrics, Notifier, TaskStore, VideoGateway
+from .ports import Clock, FrameKeeper, Metrics, Notifier, TaskStore, VideoGateway
 from .schedule import PollSchedule, RandomSource
 from .sending import Sending
 
@@ -60,8 +60,11 @@ class VideoJobsService:
         metrics: Metrics | None = None,
         rng: RandomSource = random,
         policies: Policies | None = None,
+        frames: FrameKeeper | None = None,
     ) -> None:
-        self.lifecycle = lc = Lifecycle(store, gateway, notifier, config, clock, metrics, rng=rng)
+        self.lifecycle = lc = Lifecycle(
+            store, gateway, notifier, config, clock, metrics, rng=rng, frames=frames
+        )
         # without a policy book (tests, benchmarks): the spec's defaults, for every server
         self.policies = policies or Policies(None, BotDefaults(), lc.clock)
         self.delivery = Delivery(lc)

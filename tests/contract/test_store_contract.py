@@ -17,6 +17,7 @@ from videojobs.models import (
     POLLED_STATES,
     DeliveryState,
     ImageRef,
+    KeptFrames,
     TaskState,
     VideoRequest,
     VideoTask,
@@ -97,10 +98,21 @@ async def test_every_field_survives_a_round_trip(store: TaskStore) -> None:
         delivery_message_id=2**63 - 1,
         delivered_at=NOW + 62.0,
         retry_of=parent.id,
+        frames=KeptFrames(BIG_ID + 5, BIG_ID + 6, "image-abc.png", "end-image-abc.jpg"),
     )
     assert await store.insert_within_limits(task, **NO_LIMITS) is None
 
     assert await store.get(task.id) == task
+
+
+async def test_kept_frames_are_written_by_update(store: TaskStore) -> None:
+    """Where a task's frames are kept is learnt after the insert (posted later), and Retry
+    reads it back from any process."""
+    task = await insert(store)
+    kept = KeptFrames(channel_id=BIG_ID, message_id=BIG_ID + 1, image="image-1.png")
+    assert await store.update(task.evolve(frames=kept), expect_states={task.state})
+    stored = await store.get(task.id)
+    assert stored is not None and stored.frames == kept
 
 
 async def test_none_values_survive_a_round_trip(store: TaskStore) -> None:

@@ -6,13 +6,14 @@ the test process (fast timing), so a test can inject gateway faults and read wha
 
 from __future__ import annotations
 
+import io
 import re
-import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from gateway.simulator import GatewaySimulator, RecordedRequest, SimulatorConfig
 
@@ -27,9 +28,10 @@ RESULT_TIMEOUT = 30.0
 
 
 def png_bytes(width: int, height: int) -> bytes:
-    """The first bytes of a PNG with its real header (the bot judges by metadata anyway)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + b"\0\0\0\0"
+    """A real PNG of that size (plain colour: a few KB)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(out, "PNG")
+    return out.getvalue()
 
 
 @dataclass

@@ -22,8 +22,8 @@ async def refused(s: Scenario, **options: Any) -> str:
 @pytest.mark.parametrize(
     ("attachment", "says"),
     [
-        ({"name": "anim.gif", "content_type": "image/gif"}, "PNG or JPEG"),
-        ({"size": 11 * 1024 * 1024}, "the limit is 10 MB"),
+        ({"name": "anim.gif", "content_type": "image/gif"}, "PNG, JPEG or WebP"),
+        ({"size": 51 * 1024 * 1024}, "the limit is 50 MB"),
         ({"width": 200, "height": 200}, "at least 300 px"),
         ({"width": 3000, "height": 1000}, "between 1:2.5 and 2.5:1"),
     ],

@@ -6,6 +6,8 @@ import pytest
 
 from gateway.simulator import FAILURE_MESSAGE
 
+from .discord_sim.interactions import SimInteraction
+from .discord_sim.models import SimMessage
 from .scenario import KEY, MakeScenario, Scenario
 
 
@@ -72,7 +74,9 @@ async def test_image_to_video_sends_the_first_frame(make_scenario: MakeScenario)
     assert result.attachments
     (create,) = s.creates()
     assert create.path == "/kling/v1/videos/image2video"
-    assert create.json["image"] == frame.url
+    kept = _kept_frames(s, inter)  # the copy shown in the thread, fixed for Kling
+    assert create.json["image"] == kept.attachments[0].url
+    assert kept.attachments[0].data == frame.data  # a PNG that meets the rules: as it came
     assert any("/image2video/" in r.path for r in s.kling.requests if r.kind == "fetch")
 
 
@@ -83,8 +87,10 @@ async def test_first_and_last_frame(scenario: Scenario) -> None:
     inter = await scenario.video(prompt="day turns into night", image=first, end_image=last)
     await scenario.result(inter)
     (create,) = scenario.creates()
-    assert create.json["image"] == first.url
-    assert create.json["metadata"]["image_tail"] == last.url
+    kept = _kept_frames(scenario, inter)
+    assert [a.data for a in kept.attachments] == [first.data, last.data]
+    assert create.json["image"] == kept.attachments[0].url
+    assert create.json["metadata"]["image_tail"] == kept.attachments[1].url
 
 
 @pytest.mark.parametrize(
@@ -218,3 +224,14 @@ async def test_upload_refused_as_too_large_falls_back_to_the_link(scenario: Scen
     assert not result.attachments
     assert "http://127.0.0.1" in result.content
     assert any(c.status == 413 for c in scenario.discord.calls(method="POST"))
+
+
+def _kept_frames(s: Scenario, inter: SimInteraction) -> SimMessage:
+    """The bot's message in the task's thread with the frames it sent."""
+    short = s.short_id(inter)
+    (message,) = [
+        m
+        for m in s.discord.channel_messages(s.where(inter))
+        if m.content.startswith(f"Frames for `{short}`")
+    ]
+    return message

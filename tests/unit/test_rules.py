@@ -35,8 +35,8 @@ def check(**changes: object) -> VideoRequest:
         ({"camera": "zoom_in", "camera_strength": 11}, "1 to 10"),
         ({"end_image": PNG}, "needs a first frame"),
         ({"image": PNG, "end_image": PNG, "camera": "pan_left"}, "can't be combined"),
-        ({"image": dataclasses.replace(PNG, content_type="image/gif")}, "PNG or JPEG"),
-        ({"image": dataclasses.replace(PNG, size=11 * 1024 * 1024)}, "the limit is 10 MB"),
+        ({"image": dataclasses.replace(PNG, content_type="image/gif")}, "PNG, JPEG or WebP"),
+        ({"image": dataclasses.replace(PNG, size=51 * 1024 * 1024)}, "the limit is 50 MB"),
         ({"image": dataclasses.replace(PNG, width=299)}, "at least 300 px"),
         ({"image": dataclasses.replace(PNG, width=2600, height=1000)}, "between 1:2.5 and 2.5:1"),
         ({"image": dataclasses.replace(PNG, width=None, height=None)}, "no readable size"),
@@ -49,9 +49,15 @@ def test_each_broken_rule_is_explained(changes: dict[str, object], fragment: str
     assert fragment in str(caught.value)
 
 
+def test_webp_and_large_images_are_accepted_for_fixing() -> None:
+    """WebP and images over Kling's 10 MB pass: the bot fixes them after the first response."""
+    webp = dataclasses.replace(PNG, filename="a.webp", content_type="image/webp", size=30_000_000)
+    assert check(image=webp).image == webp
+
+
 def test_edges_of_the_rules_are_allowed() -> None:
-    """Exactly 2500 characters, 300 px sides, a 2.5:1 image and 10 MB are all fine."""
-    edge = ImageRef("u", "e.jpg", "image/jpeg", 10 * 1024 * 1024, 750, 300)
+    """Exactly 2500 characters, 300 px sides, a 2.5:1 image and 50 MB are all fine."""
+    edge = ImageRef("u", "e.jpg", "image/jpeg", 50 * 1024 * 1024, 750, 300)
     ok = check(prompt="x" * 2500, image=edge, end_image=edge, cfg_scale=0.0)
     assert ok.image == edge and ok.cfg_scale == 0.0
 

@@ -131,6 +131,7 @@ class DiscordSimulator:
         self.gateway = Gateway(self)
         self.rest = RestApi(self)
         self._secret = secrets.token_bytes(16)
+        self._revoked_links: set[str] = set()  # signatures of CDN links that ran out
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -646,6 +647,26 @@ class DiscordSimulator:
         for att in targets:
             att.url_expired = True
 
+    def expire_cdn_links(self, attachment: SimAttachment | None = None) -> None:
+        """Time passes beyond the signed links' lifetime (about 24 h): every CDN link handed
+        out so far for these attachments answers 404, while the files stay. A message fetched
+        (or sent) from now on carries freshly signed links, as Discord does; the links of a
+        slash command's own attachments can't be renewed by the bot."""
+        targets = [attachment] if attachment is not None else list(self.attachments.values())
+        for att in targets:
+            self._revoked_links.update((_signature(att.url), _signature(att.proxy_url)))
+            att.url = self._fresh_link(att.url, att.id)
+            att.proxy_url = self._fresh_link(att.proxy_url, att.id)
+
+    def _fresh_link(self, url: str, att_id: int) -> str:
+        """A newly signed link to the same file, unlike any revoked one."""
+        base, issued = url.split("?", 1)[0], int(time.time())
+        while True:
+            fresh = self._signed_url(base, att_id, issued=issued)
+            if _signature(fresh) not in self._revoked_links:
+                return fresh
+            issued += 1
+
     def enable_rate_limit_headers(self, *, limit: int = 50, window: float = 1.0) -> None:
         """Every response carries X-RateLimit-* headers; going over ``limit`` per ``window``
         seconds in one bucket (route + channel/guild/webhook) answers 429."""
@@ -928,8 +949,8 @@ class DiscordSimulator:
         self._notify()
         return stored
 
-    def _signed_url(self, base: str, att_id: int) -> str:
-        issued = int(time.time())
+    def _signed_url(self, base: str, att_id: int, *, issued: int | None = None) -> str:
+        issued = int(time.time()) if issued is None else issued
         expires = issued + 24 * 3600
         ex, is_ = format(expires, "x"), format(issued, "x")
         hm = hmac.new(self._secret, f"{att_id}:{ex}:{is_}".encode(), hashlib.sha256).hexdigest()
@@ -1194,7 +1215,7 @@ class DiscordSimulator:
         expected = hmac.new(
             self._secret, f"{att.id}:{ex}:{is_}".encode(), hashlib.sha256
         ).hexdigest()
-        if not hmac.compare_digest(hm, expected):
+        if not hmac.compare_digest(hm, expected) or hm in self._revoked_links:
             return not_found
         try:
             if int(ex, 16) < time.time():
@@ -1220,6 +1241,12 @@ def _as_discord_returns(command: dict[str, Any]) -> dict[str, Any]:
     if command.get("default_member_permissions") is not None:
         command["default_member_permissions"] = str(command["default_member_permissions"])
     return command
+
+
+def _signature(url: str) -> str:
+    """The `hm` of a signed CDN link."""
+    query = url.split("?", 1)[1] if "?" in url else ""
+    return next((p[3:] for p in query.split("&") if p.startswith("hm=")), "")
 
 
 def _as_user(user: UserLike) -> SimUser:
