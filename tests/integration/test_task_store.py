@@ -328,6 +328,8 @@ async def test_a_claim_records_its_time(store: SqliteTaskStore, conn: aiosqlite.
         (sql._COUNT_UNFINISHED_ALL, (), "tasks_guild_unfinished"),
         (sql._BY_GATEWAY_ID, ("gw",), "tasks_gateway"),
         (sql._COUNT_LIMITS, (111, 111, DAY), "tasks_requester"),
+        (sql._CREDITS_USED, (222, DAY), "tasks_guild_credits"),
+        (sql._GUILD_UNFINISHED, (222, 10, 0), "tasks_guild_unfinished"),
     ],
 )
 async def test_queries_use_their_index(
