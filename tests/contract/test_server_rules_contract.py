@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tests.fakes import FakeClock
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
+from videojobs.policy import BotDefaults, Policies
 
 from .conftest import Backend
 
@@ -149,3 +151,21 @@ async def test_guild_unfinished_pages_oldest_first(store: Any) -> None:
     rest = await store.guild_unfinished(GUILD, limit=3, offset=3)
     assert [t.id for t in first + rest] == [t.id for t in tasks]
     assert first[0].cost == 1.0
+
+
+async def test_a_setting_changed_in_one_process_applies_in_another(
+    store: Any, backend: Backend
+) -> None:
+    """/settings in one process; the next policy read in another sees it, with its author."""
+    second = await backend.open()
+    clock = FakeClock()
+    here = Policies(store, BotDefaults(), clock)
+    there = Policies(second, BotDefaults(), clock)
+    await there.for_guild(GUILD)  # nothing is kept from this read
+    await here.change(GUILD, {"active_per_member": 1, "daily_server_credits": 2.5}, by=7)
+    policy = await there.for_guild(GUILD)
+    assert (policy.max_active, policy.daily_server_credits) == (1, 2.5)
+    record = policy.record("active_per_member")
+    assert record is not None and record.changed_by == 7
+    await here.reset(GUILD)
+    assert (await there.for_guild(GUILD)).max_active == BotDefaults().max_active

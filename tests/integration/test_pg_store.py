@@ -172,6 +172,7 @@ async def test_a_claim_records_its_time(postgres_dsn: str) -> None:
         (sql._FINISHED_IN_GUILD, (111, 222, 10, 0), "tasks_history"),
         (sql._FINISHED_IN_DMS, (111, 10, 0), "tasks_history"),
         (sql._COUNT_FINISHED_IN_GUILD, (111, 222), "tasks_history"),
+        (sql._CREDITS_USED, (222, DAY), "tasks_guild_credits"),
     ],
 )
 async def test_queries_can_use_their_index(
