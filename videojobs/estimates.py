@@ -104,8 +104,9 @@ class Estimates:
         return found
 
     async def for_task(self, task: VideoTask) -> Estimate | None:
-        """The estimate to show with an unfinished task; None when finished or not known."""
-        if task.state.is_terminal:
+        """The estimate to show with an unfinished task; None when finished, waiting for the
+        video service to come back (no honest number then), or not known."""
+        if task.state.is_terminal or task.waiting:
             return None
         durations = await self.durations(task.request)
         usual = typical(durations)

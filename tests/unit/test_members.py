@@ -105,6 +105,7 @@ async def test_estimate_appears_with_the_fifth_completed_task_of_the_kind(h: Har
     fresh = await h.service.admit(REQUEST, ALICE)
     first = await estimates.for_task(fresh)
     assert first is not None and first.text.startswith("usually ready in about")
+    assert await estimates.for_task(fresh.evolve(wait_reason="the service is down")) is None
     running = fresh.evolve(state=TaskState.RUNNING)
     later = await estimates.for_task(running)
     assert later is not None and later.text.endswith(" left")
