@@ -2,7 +2,15 @@
 their migrations and the task stores. Both map rows the same way (rows.py)."""
 
 from .database import MigrationError, migrate, open_database
+from .file_lock import DatabaseInUse
 from .pg_store import PostgresTaskStore
 from .task_store import SqliteTaskStore
 
-__all__ = ["MigrationError", "PostgresTaskStore", "SqliteTaskStore", "migrate", "open_database"]
+__all__ = [
+    "DatabaseInUse",
+    "MigrationError",
+    "PostgresTaskStore",
+    "SqliteTaskStore",
+    "migrate",
+    "open_database",
+]

@@ -22,6 +22,7 @@ from videojobs.ports import LimitCounts, within_limits
 
 from .pg_database import create_pool
 from .pg_guild_settings import GuildSettingsPg
+from .pg_leases import _NOTIFY, WAKE_CHANNEL, PgLeases
 from .rows import (
     ACTIVE,
     COLUMNS,
@@ -67,8 +68,8 @@ _TYPES = {
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"  # noqa: S608
 _INSERT = (
-    f"INSERT INTO tasks ({', '.join(COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}, lease_owner, lease_until) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 3))})"
 )
 _UPDATED = ("id", *MUTABLE_COLUMNS)
 # One statement for one task or many: the new values arrive as one array per column. The last
@@ -83,21 +84,11 @@ _UPDATE = (
 _GET = f"{_SELECT} WHERE id = $1"
 _BY_SHORT_ID = f"{_SELECT} WHERE short_id = $1"
 _BY_GATEWAY_ID = f"{_SELECT} WHERE gateway_task_id = $1 ORDER BY created_at DESC LIMIT 1"
-_DUE_FOR_POLL = (
-    f"{_SELECT} WHERE state IN {POLLED} AND next_poll_at <= $1 ORDER BY next_poll_at LIMIT $2"
-)
 _NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {POLLED}"  # noqa: S608
 # must match the partial index tasks_waiting of pg_migrations/0004_send_wait.sql
-_WAITING = (
-    f"{_SELECT} WHERE state = 'pending' AND wait_reason IS NOT NULL ORDER BY created_at LIMIT $1"
-)
 _IN_STATES = f"{_SELECT} WHERE state = ANY($1::text[]) ORDER BY created_at"
 # NULLS FIRST: the order SQLite gives (a terminal task always has finished_at in practice).
 _UNDELIVERED = f"{_SELECT} WHERE {OWED} ORDER BY finished_at NULLS FIRST, created_at"
-_DELIVERIES_DUE = (
-    f"{_SELECT} WHERE {OWED} AND coalesce(delivery_retry_at, 0) <= $1 "
-    "ORDER BY finished_at NULLS FIRST, created_at LIMIT $2"
-)
 _NEXT_DELIVERY_AT = f"SELECT min(delivery_retry_at) FROM tasks WHERE {OWED}"  # noqa: S608
 _USER_UNFINISHED = (
     f"{_SELECT} WHERE requester_id = $1 AND state IN {ACTIVE} ORDER BY created_at LIMIT $2"
@@ -144,14 +135,6 @@ _COUNT_FINISHED_IN_DMS = (
 )
 _COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {ACTIVE}"  # noqa: S608
 _COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = $1 AND state IN {ACTIVE}"  # noqa: S608
-_CLAIM_DELIVERY = (
-    "UPDATE tasks SET delivery = 'claimed', delivery_claimed_at = $2 "  # noqa: S608
-    f"WHERE id = $1 AND delivery = 'none' AND state IN {TERMINAL}"
-)
-_MARK_DELIVERED = (
-    "UPDATE tasks SET delivery = 'delivered', delivery_message_id = $2, delivered_at = $3, "
-    "delivery_retry_at = NULL, delivery_gave_up_at = NULL WHERE id = $1"
-)
 _DELIVERY_FAILED = (
     "UPDATE tasks SET delivery_attempts = $2, delivery_retry_at = $3 "  # noqa: S608
     f"WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
@@ -189,18 +172,21 @@ def _states(states: Collection[TaskState] | None) -> list[str] | None:
     return None if states is None else sorted(state.value for state in states)
 
 
-class PostgresTaskStore(GuildSettingsPg):
+class PostgresTaskStore(GuildSettingsPg, PgLeases):
     """Tasks, meta values and server settings in PostgreSQL. Owns its pool: `close()` closes
     it, and so does leaving `async with store:`."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
+        self._dsn = dsn
         self._closed = False
 
     @classmethod
-    async def open(cls, dsn: str) -> PostgresTaskStore:
+    async def open(cls, dsn: str, *, lease_seconds: float | None = None) -> PostgresTaskStore:
         """Connect (one pool for this process) and migrate."""
-        return cls(await create_pool(dsn))
+        store = cls(await create_pool(dsn), dsn)
+        store.set_lease_terms(lease_seconds=lease_seconds)
+        return store
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -217,6 +203,7 @@ class PostgresTaskStore(GuildSettingsPg):
         if self._closed:
             return
         self._closed = True
+        await self._close_listener()
         await self._pool.close()
 
     # --- writes ---------------------------------------------------------------------------------
@@ -248,11 +235,13 @@ class PostgresTaskStore(GuildSettingsPg):
             if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
                 return counts
             try:
-                await conn.execute(_INSERT, *(row[c] for c in COLUMNS))
+                lease = self._lease_params()
+                await conn.execute(_INSERT, *(row[c] for c in COLUMNS), lease["me"], lease["until"])
             except asyncpg.UniqueViolationError:
                 raise DuplicateTaskId(task.id) from None
             except asyncpg.IntegrityConstraintViolationError as exc:
                 raise InvalidTaskRecord(f"task {task.id!r} refused by the store: {exc}") from exc
+            await conn.execute(_NOTIFY, WAKE_CHANNEL, self.owner)  # sent at the commit
         return None
 
     async def update(
@@ -272,13 +261,6 @@ class PostgresTaskStore(GuildSettingsPg):
         columns = [[f[c] for f in fields] for c in _UPDATED]
         status = await self._pool.execute(_UPDATE, *columns, _states(expect_states))
         return _changed(status)
-
-    async def claim_delivery(self, task_id: str, now: float) -> bool:
-        """NONE -> CLAIMED for a task in a terminal state; False if someone else has it."""
-        return _changed(await self._pool.execute(_CLAIM_DELIVERY, task_id, float(now))) == 1
-
-    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
-        await self._pool.execute(_MARK_DELIVERED, task_id, message_id, float(now))
 
     async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
         """Record a failed attempt of a CLAIMED delivery and when to try again."""
@@ -326,18 +308,10 @@ class PostgresTaskStore(GuildSettingsPg):
         """The task the gateway knows as `gateway_task_id` (the newest, were there two)."""
         return await self._one(_BY_GATEWAY_ID, gateway_task_id)
 
-    async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
-        """Tasks in QUEUED or RUNNING whose next_poll_at <= now, soonest first."""
-        return await self._many(_DUE_FOR_POLL, float(now), limit)
-
     async def next_poll_at(self) -> float | None:
         """The earliest next_poll_at among polled tasks."""
         value = await self._pool.fetchval(_NEXT_POLL_AT)
         return None if value is None else float(value)
-
-    async def waiting(self, limit: int) -> list[VideoTask]:
-        """Tasks waiting for the gateway (PENDING with a wait reason), oldest first."""
-        return await self._many(_WAITING, limit)
 
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
         """Tasks in any of `states`, oldest first."""
@@ -348,10 +322,6 @@ class PostgresTaskStore(GuildSettingsPg):
     async def undelivered(self) -> list[VideoTask]:
         """Terminal tasks whose delivery is NONE or CLAIMED, the longest finished first."""
         return await self._many(_UNDELIVERED)
-
-    async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
-        """Owed deliveries not waiting for a later retry, the longest finished first."""
-        return await self._many(_DELIVERIES_DUE, float(now), limit)
 
     async def next_delivery_at(self) -> float | None:
         """The earliest retry time among owed deliveries."""

@@ -224,5 +224,10 @@ def from_row(row: Row) -> VideoTask:
     )
 
 
+def by_finish(task: VideoTask) -> tuple[bool, float, float]:
+    """The order of owed deliveries: the longest finished first (no finish time first)."""
+    return (task.finished_at is not None, task.finished_at or 0.0, task.created_at)
+
+
 def from_rows(rows: Iterable[Row]) -> list[VideoTask]:
     return [from_row(row) for row in rows]

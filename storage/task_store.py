@@ -26,7 +26,9 @@ from videojobs.models import TaskState, VideoTask
 from videojobs.ports import LimitCounts, within_limits
 
 from .database import open_database
+from .file_lock import FileLock
 from .guild_settings import GuildSettingsSql
+from .leases import SqliteLeases
 from .rows import ACTIVE as _ACTIVE
 from .rows import COLUMNS as _COLUMNS
 from .rows import MUTABLE_COLUMNS as _MUTABLE_COLUMNS
@@ -46,23 +48,16 @@ from .rows import to_row as _to_row
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"  # noqa: S608
 
 _INSERT = (
-    f"INSERT INTO tasks ({', '.join(_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(':' + column for column in _COLUMNS)})"
+    f"INSERT INTO tasks ({', '.join(_COLUMNS)}, lease_owner, lease_until) "  # noqa: S608
+    f"VALUES ({', '.join(':' + column for column in _COLUMNS)}, :me, :until)"
 )
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = :{c}' for c in _MUTABLE_COLUMNS)} WHERE id = :id"  # noqa: S608
 
 _GET = f"{_SELECT} WHERE id = ?"
 _BY_SHORT_ID = f"{_SELECT} WHERE short_id = ?"
 _BY_GATEWAY_ID = f"{_SELECT} WHERE gateway_task_id = ? ORDER BY created_at DESC LIMIT 1"
-_DUE_FOR_POLL = (
-    f"{_SELECT} WHERE state IN {_POLLED} AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
-)
 _NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {_POLLED}"  # noqa: S608
 _UNDELIVERED_TASKS = f"{_SELECT} WHERE {_OWED} ORDER BY finished_at, created_at"
-_DELIVERIES_DUE = (
-    f"{_SELECT} WHERE {_OWED} AND coalesce(delivery_retry_at, 0) <= ? "
-    "ORDER BY finished_at, created_at LIMIT ?"
-)
 _NEXT_DELIVERY_AT = f"SELECT min(delivery_retry_at) FROM tasks WHERE {_OWED}"  # noqa: S608
 _USER_UNFINISHED = (
     f"{_SELECT} WHERE requester_id = ? AND state IN {_ACTIVE} ORDER BY created_at LIMIT ?"
@@ -84,14 +79,6 @@ _GUILD_UNFINISHED = (
 )
 _COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {_ACTIVE}"  # noqa: S608
 _COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = ? AND state IN {_ACTIVE}"  # noqa: S608
-_CLAIM_DELIVERY = (
-    "UPDATE tasks SET delivery = 'claimed', delivery_claimed_at = ? "  # noqa: S608
-    f"WHERE id = ? AND delivery = 'none' AND state IN {_TERMINAL}"
-)
-_MARK_DELIVERED = (
-    "UPDATE tasks SET delivery = 'delivered', delivery_message_id = ?, delivered_at = ?, "
-    "delivery_retry_at = NULL, delivery_gave_up_at = NULL WHERE id = ?"
-)
 _DELIVERY_FAILED = (
     "UPDATE tasks SET delivery_attempts = ?, delivery_retry_at = ? "  # noqa: S608
     f"WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
@@ -107,10 +94,6 @@ _REOPEN_GIVEN_UP = (
 _RELEASE_DELIVERY = (
     "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL "  # noqa: S608
     f"WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
-)
-# must match the partial index tasks_waiting of migrations/0004_send_wait.sql
-_WAITING = (
-    f"{_SELECT} WHERE state = 'pending' AND wait_reason IS NOT NULL ORDER BY created_at LIMIT ?"
 )
 # must match the partial indexes of migrations/0005_member_queries.sql
 _COMPLETED_DURATIONS = (
@@ -156,19 +139,37 @@ def _state_params(states: Collection[TaskState]) -> dict[str, str]:
     return {f"s{i}": state.value for i, state in enumerate(sorted(states))}
 
 
-class SqliteTaskStore(GuildSettingsSql):
+class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
     """Tasks and meta values in SQLite. Owns its connection: `close()` closes it, and so does
     leaving `async with store:`."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, file_lock: FileLock | None = None) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._closed = False
+        self._file_lock = file_lock
 
     @classmethod
-    async def open(cls, path: str | Path) -> SqliteTaskStore:
-        """Open (create, migrate) the database at `path`."""
-        return cls(await open_database(path))
+    async def open(
+        cls, path: str | Path, *, exclusive: bool = False, lease_seconds: float | None = None
+    ) -> SqliteTaskStore:
+        """Open (create, migrate) the database at `path`.
+
+        `exclusive` (the bot): first take the lock file beside it, or raise DatabaseInUse when
+        another process has it. Being alone, this process then frees every lease left by the
+        one before it (dead, since it no longer holds the lock) and takes its work over at
+        once."""
+        file_lock = FileLock.acquire(Path(path)) if exclusive else None
+        try:
+            store = cls(await open_database(path), file_lock)
+        except BaseException:
+            if file_lock is not None:
+                file_lock.release()
+            raise
+        store.set_lease_terms(lease_seconds=lease_seconds)
+        if exclusive:
+            await store.clear_leases()
+        return store
 
     async def __aenter__(self) -> SqliteTaskStore:
         return self
@@ -186,6 +187,8 @@ class SqliteTaskStore(GuildSettingsSql):
                 await self._conn.execute("PRAGMA optimize")
             finally:
                 await self._conn.close()
+                if self._file_lock is not None:
+                    self._file_lock.release()
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -233,7 +236,7 @@ class SqliteTaskStore(GuildSettingsSql):
             if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
                 return counts
             try:
-                await conn.execute(_INSERT, _to_row(task))
+                await conn.execute(_INSERT, _to_row(task) | self._lease_params())
             except sqlite3.IntegrityError as exc:
                 if "UNIQUE" in str(exc):
                     raise DuplicateTaskId(task.id) from None
@@ -270,13 +273,6 @@ class SqliteTaskStore(GuildSettingsSql):
         async with self._transaction() as conn:
             cursor = await conn.executemany(sql, params)
             return cursor.rowcount
-
-    async def claim_delivery(self, task_id: str, now: float) -> bool:
-        """NONE -> CLAIMED for a task in a terminal state; False if someone else has it."""
-        return await self._write(_CLAIM_DELIVERY, (now, task_id)) == 1
-
-    async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
-        await self._write(_MARK_DELIVERED, (message_id, now, task_id))
 
     async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
         """Record a failed attempt of a CLAIMED delivery and when to try again."""
@@ -327,18 +323,10 @@ class SqliteTaskStore(GuildSettingsSql):
         """The task the gateway knows as `gateway_task_id` (the newest, were there two)."""
         return await self._one(_BY_GATEWAY_ID, (gateway_task_id,))
 
-    async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
-        """Tasks in QUEUED or RUNNING whose next_poll_at <= now, soonest first."""
-        return await self._many(_DUE_FOR_POLL, (now, limit))
-
     async def next_poll_at(self) -> float | None:
         """The earliest next_poll_at among polled tasks."""
         value = await self._scalar(_NEXT_POLL_AT)
         return None if value is None else float(value)
-
-    async def waiting(self, limit: int) -> list[VideoTask]:
-        """Tasks waiting for the gateway (PENDING with a wait reason), oldest first."""
-        return await self._many(_WAITING, (limit,))
 
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
         """Tasks in any of `states`, oldest first."""
@@ -349,10 +337,6 @@ class SqliteTaskStore(GuildSettingsSql):
     async def undelivered(self) -> list[VideoTask]:
         """Terminal tasks whose delivery is NONE or CLAIMED, the longest finished first."""
         return await self._many(_UNDELIVERED_TASKS, ())
-
-    async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
-        """Owed deliveries not waiting for a later retry, the longest finished first."""
-        return await self._many(_DELIVERIES_DUE, (now, limit))
 
     async def next_delivery_at(self) -> float | None:
         """The earliest retry time among owed deliveries."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from videojobs.errors import DuplicateTaskId, GatewayError, InvalidTaskRecord
@@ -45,10 +46,91 @@ class MemoryStore:
     digits, a retry of an unknown task) and orders like them: the store contract suite
     (tests/contract/) runs the same tests on it, on SQLite and on PostgreSQL."""
 
-    def __init__(self) -> None:
-        self.tasks: dict[str, VideoTask] = {}
-        self.meta: dict[str, str] = {}
-        self.settings: dict[int, dict[str, SettingRecord]] = {}
+    def __init__(
+        self,
+        owner: str = "memory-1",
+        clock: Callable[[], float] = time.time,
+        *,
+        shared: MemoryStore | None = None,
+    ) -> None:
+        """`shared`: another MemoryStore whose data this one sees (a second process)."""
+        self.owner = owner
+        self.lease_seconds = 30.0
+        self.lease_clock = clock
+        if shared is None:
+            self.tasks: dict[str, VideoTask] = {}
+            self.meta: dict[str, str] = {}
+            self.settings: dict[int, dict[str, SettingRecord]] = {}
+            self.leases: dict[str, tuple[str, float]] = {}
+            self.listeners: list[tuple[str, Callable[[], None]]] = []
+        else:
+            self.tasks, self.meta, self.settings = shared.tasks, shared.meta, shared.settings
+            self.leases, self.listeners = shared.leases, shared.listeners
+
+    def set_lease_terms(
+        self,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.owner = owner or self.owner
+        self.lease_seconds = lease_seconds or self.lease_seconds
+        self.lease_clock = clock or self.lease_clock
+
+    # --- leases (as storage/leases.py) ----------------------------------------------------------
+
+    def _free(self, task_id: str) -> bool:
+        lease = self.leases.get(task_id)
+        return lease is None or lease[0] == self.owner or lease[1] < self.lease_clock()
+
+    def _expired(self, task_id: str) -> bool:
+        lease = self.leases.get(task_id)
+        return lease is None or lease[1] < self.lease_clock()
+
+    def _lease(self, tasks: list[VideoTask]) -> list[VideoTask]:
+        until = self.lease_clock() + self.lease_seconds
+        for task in tasks:
+            self.leases[task.id] = (self.owner, until)
+        return tasks
+
+    async def orphaned(self, limit: int) -> list[VideoTask]:
+        found = [
+            t
+            for t in self.tasks.values()
+            if t.state in (TaskState.PENDING, TaskState.SUBMITTING)
+            and t.wait_reason is None
+            and self._expired(t.id)
+        ]
+        return self._lease(sorted(found, key=lambda t: t.created_at)[:limit])
+
+    async def take(self, task_id: str) -> bool:
+        if task_id not in self.tasks or not self._free(task_id):
+            return False
+        self._lease([self.tasks[task_id]])
+        return True
+
+    async def renew_leases(self) -> int:
+        now, until = self.lease_clock(), self.lease_clock() + self.lease_seconds
+        mine = [k for k, (owner, end) in self.leases.items() if owner == self.owner and end >= now]
+        for task_id in mine:
+            self.leases[task_id] = (self.owner, until)
+        return len(mine)
+
+    async def lease_of(self, task_id: str) -> tuple[str, float] | None:
+        return self.leases.get(task_id)
+
+    async def clear_leases(self) -> int:
+        count = len(self.leases)
+        self.leases.clear()
+        return count
+
+    async def on_wake(self, callback: Callable[[], None]) -> None:
+        self.listeners.append((self.owner, callback))
+
+    async def wake_others(self) -> None:
+        for owner, callback in self.listeners:
+            if owner != self.owner:
+                callback()
 
     async def insert_within_limits(
         self,
@@ -71,6 +153,8 @@ class MemoryStore:
         if task.retry_of is not None and task.retry_of not in self.tasks:
             raise InvalidTaskRecord(f"task {task.id!r} refused by the store: FOREIGN KEY")
         self.tasks[task.id] = task
+        self._lease([task])
+        await self.wake_others()
         return None
 
     async def credits_used(self, guild_id: int, *, day_start: float) -> float:
@@ -150,9 +234,10 @@ class MemoryStore:
         task = self.tasks.get(task_id)
         if task is None or task.state not in TERMINAL_STATES:
             return False
-        if task.delivery is not DeliveryState.NONE:
+        if task.delivery is not DeliveryState.NONE or not self._free(task_id):
             return False
         self.tasks[task_id] = task.evolve(delivery=DeliveryState.CLAIMED)
+        self._lease([task])
         return True
 
     async def mark_delivered(self, task_id: str, message_id: int | None, now: float) -> None:
@@ -164,6 +249,7 @@ class MemoryStore:
             delivered_at=now,
             delivery_retry_at=None,
         )
+        self.leases.pop(task_id, None)
 
     async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
         task = self.tasks.get(task_id)
@@ -193,8 +279,12 @@ class MemoryStore:
             self.tasks[task_id] = task.evolve(delivery=DeliveryState.NONE, delivery_retry_at=None)
 
     async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
-        due = [t for t in self.tasks.values() if t.state in POLLED_STATES and t.next_poll_at <= now]
-        return sorted(due, key=lambda t: t.next_poll_at)[:limit]
+        due = [
+            t
+            for t in self.tasks.values()
+            if t.state in POLLED_STATES and t.next_poll_at <= now and self._free(t.id)
+        ]
+        return self._lease(sorted(due, key=lambda t: t.next_poll_at)[:limit])
 
     async def next_poll_at(self) -> float | None:
         times = [t.next_poll_at for t in self.tasks.values() if t.state in POLLED_STATES]
@@ -206,16 +296,19 @@ class MemoryStore:
         )
 
     async def waiting(self, limit: int) -> list[VideoTask]:
-        found = [t for t in self.tasks.values() if t.waiting]
-        return sorted(found, key=lambda t: t.created_at)[:limit]
+        found = [t for t in self.tasks.values() if t.waiting and self._free(t.id)]
+        return self._lease(sorted(found, key=lambda t: t.created_at)[:limit])
 
     async def undelivered(self) -> list[VideoTask]:
         owed = [t for t in self.tasks.values() if t.state in TERMINAL_STATES and t.delivery.is_owed]
-        return sorted(owed, key=lambda t: (t.finished_at or 0, t.created_at))
+        return sorted(
+            owed, key=lambda t: (t.finished_at is not None, t.finished_at or 0, t.created_at)
+        )
 
     async def deliveries_due(self, now: float, limit: int) -> list[VideoTask]:
         owed = await self.undelivered()
-        return [t for t in owed if (t.delivery_retry_at or 0) <= now][:limit]
+        due = [t for t in owed if (t.delivery_retry_at or 0) <= now and self._free(t.id)]
+        return self._lease(due[:limit])
 
     async def next_delivery_at(self) -> float | None:
         owed = await self.undelivered()

@@ -24,8 +24,14 @@ class Backend:
         self._opener = opener
         self._opened: list[Any] = []
 
-    async def open(self) -> Any:
+    async def open(self, owner: str | None = None, clock: Callable[[], float] | None = None) -> Any:
+        """A store on the backend's data; with `owner`, working for that process (leases),
+        and with `clock`, timing its leases by it."""
         store = await self._opener()
+        if owner is not None and self.name == "memory":
+            store = MemoryStore(owner, shared=store)
+        if owner is not None or clock is not None:
+            store.set_lease_terms(owner=owner, clock=clock)
         self._opened.append(store)
         return store
 

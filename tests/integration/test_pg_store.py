@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from storage import pg_leases
 from storage import pg_store as sql
 from storage.database import MigrationError, load_migrations
 from storage.pg_database import PG_MIGRATIONS_DIR, create_pool, migrate, schema_version
@@ -22,6 +23,7 @@ from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
 
 NOW = 1_700_010_000.0
 DAY = 1_700_006_400.0
+LEASE = {"me": "p1", "lnow": NOW, "until": NOW + 30, "now": NOW, "limit": 10}
 
 
 @pytest.fixture
@@ -157,14 +159,16 @@ async def test_a_claim_records_its_time(postgres_dsn: str) -> None:
 @pytest.mark.parametrize(
     ("query", "params", "index"),
     [
-        (sql._DUE_FOR_POLL, (NOW, 10), "tasks_poll"),
+        (pg_leases._CLAIM_POLLS, LEASE, "tasks_poll"),
+        (pg_leases._CLAIM_ORPHANS, LEASE, "tasks_unsent"),
+        (pg_leases._RENEW, LEASE, "tasks_lease_owner"),
         (sql._NEXT_POLL_AT, (), "tasks_poll"),
         (sql._UNDELIVERED, (), "tasks_undelivered"),
-        (sql._DELIVERIES_DUE, (NOW, 10), "tasks_undelivered"),
+        (pg_leases._CLAIM_DELIVERIES, LEASE, "tasks_undelivered"),
         (sql._NEXT_DELIVERY_AT, (), "tasks_undelivered"),
         (sql._REOPEN_GIVEN_UP, (), "tasks_delivery_gave_up"),
         (sql._USER_UNFINISHED, (111, 10), "tasks_requester_unfinished"),
-        (sql._WAITING, (10,), "tasks_waiting"),
+        (pg_leases._CLAIM_WAITING, LEASE, "tasks_waiting"),
         (sql._COUNT_UNFINISHED_GUILD, (222,), "tasks_guild_unfinished"),
         (sql._BY_GATEWAY_ID, ("gw",), "tasks_gateway"),
         (sql._COUNT_LIMITS, (111, DAY), "tasks_requester"),
@@ -176,12 +180,14 @@ async def test_a_claim_records_its_time(postgres_dsn: str) -> None:
     ],
 )
 async def test_queries_can_use_their_index(
-    conn: asyncpg.Connection, query: str, params: tuple[Any, ...], index: str
+    conn: asyncpg.Connection, query: Any, params: Any, index: str
 ) -> None:
     """Each query's WHERE matches its partial index word for word: with sequential scans
     discouraged, the plan names that index."""
     await migrate(conn)
     await conn.execute("SET enable_seqscan = off")
+    if isinstance(query, pg_leases._Statement):
+        query, params = query.sql, query.args(params)
     rows = await conn.fetch(f"EXPLAIN {query}", *params)
     plan = " | ".join(row[0] for row in rows)
 

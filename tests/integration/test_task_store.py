@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
+from storage import leases
 from storage import task_store as sql
 from storage.database import (
     MIGRATIONS_DIR,
@@ -41,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIG_ID = 1234567890123456789
 DAY = 1_700_006_400.0  # a UTC midnight
 NOW = DAY + 3600.0
+LEASE = {"me": "p1", "lnow": NOW, "until": NOW + 30, "now": NOW, "limit": 10}
 
 NO_LIMITS: dict[str, Any] = {"max_active": 0, "max_daily": 0, "day_start": DAY}
 
@@ -317,10 +319,13 @@ async def test_a_claim_records_its_time(store: SqliteTaskStore, conn: aiosqlite.
 @pytest.mark.parametrize(
     ("query", "params", "index"),
     [
-        (sql._DUE_FOR_POLL, (NOW, 10), "tasks_poll"),
+        (leases._CLAIM_POLLS, LEASE, "tasks_poll"),
+        (leases._CLAIM_WAITING, LEASE, "tasks_waiting"),
+        (leases._CLAIM_ORPHANS, LEASE, "tasks_unsent"),
+        (leases._RENEW, LEASE, "tasks_lease_owner"),
         (sql._NEXT_POLL_AT, (), "tasks_poll"),
         (sql._UNDELIVERED_TASKS, (), "tasks_undelivered"),
-        (sql._DELIVERIES_DUE, (NOW, 10), "tasks_undelivered"),
+        (leases._CLAIM_DELIVERIES, LEASE, "tasks_undelivered"),
         (sql._NEXT_DELIVERY_AT, (), "tasks_undelivered"),
         (sql._REOPEN_GIVEN_UP, (), "tasks_delivery_gave_up"),
         (sql._USER_UNFINISHED, (111, 10), "tasks_requester_unfinished"),
@@ -333,7 +338,7 @@ async def test_a_claim_records_its_time(store: SqliteTaskStore, conn: aiosqlite.
     ],
 )
 async def test_queries_use_their_index(
-    conn: aiosqlite.Connection, query: str, params: tuple[Any, ...], index: str
+    conn: aiosqlite.Connection, query: str, params: Any, index: str
 ) -> None:
     """The query plan names the (partial) index meant for the query, with no table scan."""
     rows = await conn.execute_fetchall(f"EXPLAIN QUERY PLAN {query}", params)
