@@ -41,7 +41,7 @@ from media.images import ImageFixer
 from observability import logs
 from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
-from storage import MigrationError, PostgresTaskStore, SqliteTaskStore
+from storage import DatabaseInUse, MigrationError, PostgresTaskStore, SqliteTaskStore
 from videojobs.background import Background
 from videojobs.estimates import Estimates
 from videojobs.history import History
@@ -219,13 +219,21 @@ async def gateway_base(settings: Settings) -> AsyncIterator[str]:
         await simulator.stop()
 
 
+def lease_seconds(settings: Settings) -> float:
+    """How long a process holds work it took: well past one poll pass, short enough that a
+    dead process's work is taken over within about a minute."""
+    return max(30.0, 3 * settings.poll_interval_seconds)
+
+
 async def open_store(settings: Settings) -> SqliteTaskStore | PostgresTaskStore | None:
-    """PostgreSQL when DATABASE_URL is set (shared by several processes), else the SQLite file.
-    None (after one line on stderr naming the setting) when it cannot be opened."""
+    """PostgreSQL when DATABASE_URL is set (shared by several processes), else the SQLite file
+    (this process alone). None (after one line on stderr naming the setting) when it cannot be
+    opened."""
+    lease = lease_seconds(settings)
     if settings.database_url:
         try:
             store: SqliteTaskStore | PostgresTaskStore = await PostgresTaskStore.open(
-                settings.database_url
+                settings.database_url, lease_seconds=lease
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, MigrationError) as exc:
             # The URL itself is not shown: it may hold a password.
@@ -234,11 +242,16 @@ async def open_store(settings: Settings) -> SqliteTaskStore | PostgresTaskStore 
         log.info("store: PostgreSQL (shared; this process is %s)", process_id())
         return store
     try:
-        store = await SqliteTaskStore.open(settings.database_path)
+        store = await SqliteTaskStore.open(
+            settings.database_path, exclusive=True, lease_seconds=lease
+        )
+    except DatabaseInUse as exc:
+        print(f"DATABASE_PATH: {exc}", file=sys.stderr)
+        return None
     except (OSError, sqlite3.Error, MigrationError) as exc:
         print(f"DATABASE_PATH: can't open {settings.database_path}: {exc}", file=sys.stderr)
         return None
-    log.info("store: SQLite at %s", settings.database_path)
+    log.info("store: SQLite at %s (this process is %s)", settings.database_path, process_id())
     return store
 
 
@@ -269,6 +282,7 @@ async def run(settings: Settings) -> int:
                 poll_interval=settings.poll_interval_seconds,
                 task_timeout=settings.task_timeout_seconds,
                 callback_url=settings.callback_public_url,
+                lease_seconds=lease_seconds(settings),
             ),
             metrics=metrics,
             policies=Policies(store, bot_defaults(settings), clock),

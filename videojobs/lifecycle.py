@@ -46,6 +46,10 @@ class ServiceConfig:
     # it answers again.
     send_backoff_cap: float | None = None
     send_concurrency: int = 4
+    # Leases (several processes on one database): how long a process holds the work it took
+    # (the store is opened with the same value). Renewed every third of it while the process
+    # lives; a dead process's work is taken over once it runs out.
+    lease_seconds: float = 30.0
 
 
 class Lifecycle:

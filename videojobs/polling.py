@@ -82,6 +82,10 @@ class Polling:
         if task is None or task.state not in POLLED_STATES:
             return False
         now = lc.clock.now()
+        if not await lc.store.take(task_id):  # another live process holds it: it polls now
+            await lc.store.update(task.evolve(next_poll_at=now), expect_states=POLLED_STATES)
+            await lc.store.wake_others()
+            return True
         running = task.state is TaskState.RUNNING  # then most likely finished
         lc.schedule.hinted(task_id, now, result_expected=running)
         if running:  # its result is polled at once, not after the poller's next pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -165,6 +165,36 @@ class TaskStore(Protocol):
 
     async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         """A page of the guild's unfinished tasks, oldest first."""
+        ...
+
+    # --- leases: work is handed out to one process at a time (storage/leases.py) ------------
+    # due_for_poll, deliveries_due, waiting and claim_delivery lease what they hand out to
+    # this store's process and skip what another live process holds; insert_within_limits
+    # leases the new task to the process that admitted it.
+
+    async def orphaned(self, limit: int) -> list[VideoTask]:
+        """PENDING (not waiting) or SUBMITTING tasks whose lease ran out (their process is
+        gone), oldest first; leased to this process."""
+        ...
+
+    async def take(self, task_id: str) -> bool:
+        """Lease one task to this process, unless another live process holds it."""
+        ...
+
+    async def renew_leases(self) -> int:
+        """Extend every lease this process still holds; returns how many."""
+        ...
+
+    async def lease_of(self, task_id: str) -> tuple[str, float] | None:
+        """Which process holds the task, until when (None: nobody)."""
+        ...
+
+    async def on_wake(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when another process announces work (`wake_others`)."""
+        ...
+
+    async def wake_others(self) -> None:
+        """Tell the other processes there is work for whoever takes it."""
         ...
 
     async def get_meta(self, key: str) -> str | None: ...

@@ -272,27 +272,51 @@ class Sending:
 
     async def recover(self) -> SendingRecovery:
         """At start-up: report the tasks interrupted while being sent, take up the wait where
-        the last process left it, and line up the ones never sent for the next pass."""
+        the last process left it, and line up the ones never sent for the next pass. Only
+        tasks whose process is gone (their lease ran out) are touched: never another live
+        process's submission."""
         store = self.lc.store
-        interrupted = await store.in_states({TaskState.SUBMITTING})
-        for task in interrupted:
-            log.warning("task %s was being sent when the bot stopped", task.id)
-            await self.finish(
-                task,
-                TaskState.FAILED,
-                reason=INTERRUPTED_REASON,
-                deliver=False,
-                outcome="interrupted",
-            )
+        interrupted, unsent = await self._orphans(deliver=False)
         waiting = await store.waiting(self.lc.config.poll_batch)
         self.gate.resume(waiting)
         self._backlog = bool(waiting)
         self._next_at = self.gate.next_try if waiting else None
-        pending = await store.in_states({TaskState.PENDING})
-        self._resume = [task.id for task in pending if not task.waiting]
+        self._resume = unsent
         return SendingRecovery(
-            interrupted=len(interrupted), pending=len(pending), waiting=len(waiting)
+            interrupted=interrupted, pending=len(unsent) + len(waiting), waiting=len(waiting)
         )
+
+    async def take_over(self) -> int:
+        """While running: the unsent or interrupted tasks of a process that died (its leases
+        ran out) are reported or sent by this one. Returns how many."""
+        interrupted, unsent = await self._orphans(deliver=True)
+        self._resume.extend(unsent)
+        if interrupted or unsent:
+            log.warning(
+                "took over from a stopped process: %d interrupted while sending (reported), "
+                "%d never sent (sending now)",
+                interrupted,
+                len(unsent),
+            )
+        return interrupted + len(unsent)
+
+    async def _orphans(self, *, deliver: bool) -> tuple[int, list[str]]:
+        """Lease the tasks a gone process left in SUBMITTING (reported as interrupted) or
+        PENDING (returned, to be sent)."""
+        orphans = await self.lc.store.orphaned(self.lc.config.poll_batch)
+        interrupted = 0
+        for task in orphans:
+            if task.state is TaskState.SUBMITTING:
+                log.warning("task %s was being sent when its process stopped", task.id)
+                interrupted += 1
+                await self.finish(
+                    task,
+                    TaskState.FAILED,
+                    reason=INTERRUPTED_REASON,
+                    deliver=deliver,
+                    outcome="interrupted",
+                )
+        return interrupted, [t.id for t in orphans if t.state is TaskState.PENDING]
 
     @property
     def resuming(self) -> bool:

@@ -15,6 +15,7 @@ the poller calls `run_pass()`, then sleeps until `next_wakeup()` or `poll_reques
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from .admission import Admission
@@ -93,6 +94,7 @@ class VideoJobsService:
         self.receive_callback = self.callbacks.receive
         self.poll_requested = self.polling.requested  # set by callbacks: poll now
         self.deliver_owed = self.delivery.deliver_owed
+        self._renewed_at = self._took_over_at = time.monotonic()
 
     @property
     def store(self) -> TaskStore:
@@ -116,8 +118,10 @@ class VideoJobsService:
         return await self.send(task.id)
 
     async def run_pass(self) -> PassReport:
-        """One pass of the background work: resume, send the tasks waiting for the gateway,
-        deliver what is owed, poll what is due."""
+        """One pass of the background work: keep this process's leases, take over from a
+        process that died, resume, send the tasks waiting for the gateway, deliver what is
+        owed, poll what is due."""
+        await self._keep_leases()
         report = PassReport(sent=self.sending.resume())
         report.sent += await self.sending.send_waiting()
         await self.deliver_owed()
@@ -133,8 +137,22 @@ class VideoJobsService:
         ]
         return min((t for t in candidates if t is not None), default=None)
 
+    async def _keep_leases(self) -> None:
+        """Every third of a lease: renew this process's leases; every half: take over what a
+        dead process left unsent (its polls and deliveries come through their own claims)."""
+        now = time.monotonic()
+        if now - self._renewed_at >= self.config.lease_seconds / 3:
+            self._renewed_at = now
+            await self.store.renew_leases()
+        if now - self._took_over_at >= self.config.lease_seconds / 2:
+            self._took_over_at = now
+            await self.sending.take_over()
+
     async def recover(self) -> RecoveryReport:
-        """At start-up, before any new command: settle what the last process left behind."""
+        """At start-up, before any new command: settle what the last process left behind
+        (only what no live process holds), and listen for work other processes announce."""
+        self._renewed_at = self._took_over_at = time.monotonic()
+        await self.store.on_wake(self.polling.requested.set)
         sent = await self.sending.recover()
         redelivering = await self.delivery.recover()
         store = self.store

@@ -149,7 +149,7 @@ async def run_with_crash(world: World, fuse: Fuse | None) -> bool:
 
 
 async def restart_and_finish(world: World) -> SqliteTaskStore:
-    store = await SqliteTaskStore.open(world.db)
+    store = await SqliteTaskStore.open(world.db, exclusive=True)  # as the bot: frees old leases
     service = VideoJobsService(
         store,
         world.gateway,

@@ -46,6 +46,7 @@ class Harness:
         self.service = self.new_service()
 
     def new_service(self) -> VideoJobsService:
+        self.store.leases.clear()  # a new process, alone: what the last one held is free
         policies = Policies(self.store, self.defaults, self.clock)
         return VideoJobsService(
             self.store, self.gateway, self.notifier, self.config, self.clock, policies=policies
