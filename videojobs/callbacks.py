@@ -84,6 +84,9 @@ class Callbacks:
         schedule.finished(self.lc.clock.now() - task.created_at)
         schedule.forget(task.id)
         log.info("task %s: the callback says %s", task.id, state.label)
+        # Delivered by whichever process holds the task: this one when it can take it, else
+        # the holder, woken now rather than at its next pass.
+        taken = await self.lc.store.take(task.id)
         await self.finish(
             task,
             state,
@@ -92,6 +95,8 @@ class Callbacks:
             progress=progress,
             expect=POLLED_STATES,
         )
+        if not taken:
+            await self.lc.store.wake_others()
 
     async def _still_running(self, task: VideoTask, state: GatewayState) -> None:
         lc = self.lc
