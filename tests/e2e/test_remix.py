@@ -8,6 +8,7 @@ from typing import Any
 from .discord_sim.interactions import SimInteraction
 from .discord_sim.models import SimMember, SimMessage
 from .scenario import MakeScenario, Scenario
+from .test_frames import gateway_image
 
 TEXT_KEYS = {"prompt", "negative_prompt", "external_task_id", "callback_url"}
 
@@ -84,8 +85,11 @@ async def test_remix_sends_the_edited_text_with_the_same_settings_and_frames(
     assert remixed["metadata"]["negative_prompt"] == "boats"
     assert original["metadata"]["negative_prompt"] == "people"
     assert without_text(remixed) == without_text(original)
-    assert remixed["image"] == first.url
-    assert remixed["metadata"]["image_tail"] == last.url
+    # the same frames: the copies the bot keeps with the first task, byte for byte
+    assert remixed["image"] == original["image"]
+    assert remixed["metadata"]["image_tail"] == original["metadata"]["image_tail"]
+    assert await gateway_image(remixed["image"]) == first.data
+    assert await gateway_image(remixed["metadata"]["image_tail"]) == last.data
     assert remixed["mode"] == "pro" and remixed["duration"] == 10
     assert remixed["metadata"]["cfg_scale"] == 0.3
 
@@ -119,6 +123,27 @@ async def test_remix_works_after_a_restart(scenario: Scenario) -> None:
         ("a blue kite", "pro"),
         ("a green kite", "pro"),
     ]
+
+
+async def test_remix_works_after_discords_links_expired(scenario: Scenario) -> None:
+    """Days later Discord's attachment links are dead: the Remix still sends the same frames,
+    through fresh links to the copies the bot keeps."""
+    s = scenario
+    frame = s.image("harbour.png", 1024, 768)
+    inter = await s.video(prompt="a harbour at dawn", image=frame)
+    result = await s.result(inter)
+    s.discord.expire_cdn_links()
+
+    form = await open_form(s, result)
+    remix = await (
+        await s.discord.submit_modal(s.member, form, {"prompt": "a harbour at dusk"})
+    ).wait_response()
+    assert not remix.ephemeral, text(remix)
+    assert (await s.result(remix)).attachments
+    original, remixed = (r.json for r in s.creates())
+    assert remixed["prompt"] == "a harbour at dusk"
+    assert remixed["image"] != original["image"]  # a fresh link
+    assert await gateway_image(remixed["image"]) == frame.data
 
 
 async def test_remix_by_another_member_is_refused(scenario: Scenario) -> None:
