@@ -96,6 +96,9 @@ def help_embed(policy: Policy) -> discord.Embed:
     return embed
 
 
+FIELD_LIMIT = 1024
+
+
 def limits_text(policy: Policy) -> str:
     """The rules in force in this server, from its policy."""
     parts = [
@@ -112,15 +115,20 @@ def limits_text(policy: Policy) -> str:
         f"defaults: {policy.mode}, {policy.duration} s, {policy.aspect_ratio}, {policy.model}"
     )
     if policy.allowed_channel_ids:
-        where = ", ".join(f"<#{c}>" for c in sorted(policy.allowed_channel_ids))
-        parts.append(f"`/video` works in {where}")
+        parts.append(f"`/video` works in {_some(policy.allowed_channel_ids, '<#{}>')}")
     if policy.allowed_role_ids:
-        roles = ", ".join(f"<@&{r}>" for r in sorted(policy.allowed_role_ids))
-        parts.append(f"`/video` is for {roles}")
+        parts.append(f"`/video` is for {_some(policy.allowed_role_ids, '<@&{}>')}")
     parts.append(
         f"a video not ready after {policy.task_timeout_minutes:g} minutes is reported as timed out"
     )
-    return " · ".join(parts)
+    return render.clip(" · ".join(parts), FIELD_LIMIT)
+
+
+def _some(ids: frozenset[int], shape: str, shown: int = 8) -> str:
+    """A few mentions (an embed field holds 1024 characters), and how many more there are."""
+    first = ", ".join(shape.format(i) for i in sorted(ids)[:shown])
+    more = len(ids) - shown
+    return first if more <= 0 else f"{first} and {more} more"
 
 
 def _limit(n: int, what: str) -> str:
