@@ -122,3 +122,15 @@ async def test_server_limits_and_defaults_replace_the_environment() -> None:
     with pytest.raises(RequestRejected, match="the limit is 1"):
         await w.service.admit(STD_5, member(1))
     await w.service.admit(STD_5, member(1, guild_id=GUILD + 1))  # another server: 5
+
+
+async def test_the_budget_starts_again_at_utc_midnight() -> None:
+    """Spent at 23:59 UTC; at 00:00 the whole budget is there again."""
+    w = World(daily_server_credits=1.0, max_active=0)
+    w.clock.t = next_reset(w.clock.now()) - 60
+    await w.service.admit(STD_5, member(1))
+    with pytest.raises(RequestRejected, match="resets at midnight UTC"):
+        await w.service.admit(STD_5, member(2))
+    w.clock.advance(60)
+    await w.service.admit(STD_5, member(2))
+    assert await w.used() == 1.0
