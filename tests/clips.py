@@ -22,7 +22,7 @@ def make_clip(
     height: int,
     fps: int = 24,
     noise: int = 8,
-    crf: int = 18,
+    crf: float = 18,
     audio: bool = True,
 ) -> Path:
     """A moving test pattern with film grain (hard to compress, like real footage), H.264
