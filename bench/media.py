@@ -48,7 +48,7 @@ def make_source(folder: Path) -> Path:
     """10 s of 1920x1080 at 24 fps with grain and sound, about 30 MB."""
     path = folder / "source-1080p-10s.mp4"
     if not path.exists():
-        make_clip(path, seconds=10, width=1920, height=1080, noise=5, crf=21.6)
+        make_clip(path, seconds=10, width=1920, height=1080, noise=5, crf=21.8)
     return path
 
 
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f["seconds"],
             f["size"] / 1024 / 1024 if f["size"] else None,
             f["attempts"],
-            f.get("ssim"),
+            None if f.get("ssim") is None else f"{f['ssim']:.4f}",
             f["ffmpeg_peak_rss_mb"],
             f["python_peak_rss_mb"],
         ]
