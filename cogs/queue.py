@@ -47,7 +47,7 @@ class QueueCog(commands.Cog):
 def task_line(task: VideoTask, now: float) -> str:
     age = render.duration_text(now - task.created_at)
     return (
-        f"`{task.short_id}` <@{task.requester_id}> · {task.state.label} · "
+        f"`{task.short_id}` <@{task.requester_id}> · {task.status_label} · "
         f"{render.progress_bar(task.progress)} · {age} · {render.clip(task.request.prompt, 40)}"
     )
 

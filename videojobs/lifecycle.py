@@ -80,6 +80,7 @@ class Lifecycle:
             callbacks=config.callback_url is not None,
             rng=rng,
         )
+        self.rng = rng
         self.background = Background()
         self._signer: CallbackSigner | None = None
 

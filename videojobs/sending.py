@@ -52,7 +52,10 @@ class Sending:
         self.finish = finish
         self.delivery = delivery
         config = lifecycle.config
-        self.gate = SendGate(Backoff.for_timeout(config.task_timeout, config.send_backoff_cap))
+        self.gate = SendGate(
+            Backoff.for_timeout(config.task_timeout, config.send_backoff_cap),
+            rng=lifecycle.rng.random,
+        )
         self._resume: list[str] = []
         self._backlog = False  # tasks are (or may be) waiting: new ones queue behind them
         self._draining = False

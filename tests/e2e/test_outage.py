@@ -34,10 +34,13 @@ def members(s: Scenario, count: int) -> list[SimMember]:
 
 
 async def send_videos(s: Scenario, count: int) -> list[SimInteraction]:
-    return [
-        await s.video(member=member, prompt=f"a paper boat number {n}")
-        for n, member in enumerate(members(s, count))
-    ]
+    """`/video` from `count` members, each once the one before is known to wait (so the order
+    of arrival is the order of creation)."""
+    inters: list[SimInteraction] = []
+    for n, member in enumerate(members(s, count)):
+        inters.append(await s.video(member=member, prompt=f"a paper boat number {n}"))
+        await all_waiting(s, inters[-1:])
+    return inters
 
 
 async def all_waiting(s: Scenario, inters: Sequence[SimInteraction]) -> None:
@@ -131,10 +134,7 @@ async def test_429_with_retry_after_is_honoured(make_scenario: MakeScenario) -> 
     so one create is refused and the next one is taken; every task made and delivered once."""
     s = await make_scenario(**SHRUNK)
     s.kling.start_outage("busy_429", retry_after="5", seconds=4.5)
-    inters = []
-    for member in members(s, 2):  # the second arrives once the first is known to wait
-        inters.append(await s.video(member=member, prompt="a paper boat"))
-        await all_waiting(s, inters)
+    inters = await send_videos(s, 2)
     await delivered_once_each(s, inters)
     per_task = collections.Counter(r.json["metadata"]["external_task_id"] for r in s.creates())
     first = s.short_id(inters[0])
