@@ -73,6 +73,8 @@ class Sending:
         bind(task)
         if task.state is not TaskState.PENDING:
             return task  # someone else sent it, or it was cancelled
+        if not probe and (self.gate.down or (self._backlog and not task.waiting)):
+            return await self._queue_behind(task, lc.clock.now())
         frames: tuple[str | None, str | None] | None = None
         request = task.request
         if (request.image or request.end_image) and lc.frames is not None:
@@ -85,8 +87,6 @@ class Sending:
                 )
         callback_url = await lc.callback_url_for(task.id)  # before the point of no return
         now = lc.clock.now()
-        if not probe and (self.gate.down or (self._backlog and not task.waiting)):
-            return await self._queue_behind(task, now)
         sending = task.evolve(
             state=TaskState.SUBMITTING, attempts=task.attempts + 1, updated_at=now
         )
