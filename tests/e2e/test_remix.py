@@ -9,6 +9,7 @@ from .discord_sim.interactions import SimInteraction
 from .discord_sim.models import SimMember, SimMessage
 from .scenario import MakeScenario, Scenario
 from .test_frames import gateway_image
+from .test_settings import manager, settings
 
 TEXT_KEYS = {"prompt", "negative_prompt", "external_task_id", "callback_url"}
 
@@ -194,3 +195,18 @@ async def test_remix_of_a_failure_and_bad_input_in_the_form(make_scenario: MakeS
     assert not fixed.ephemeral, text(fixed)
     assert (await s.result(fixed)).attachments
     assert s.creates()[-1].json["prompt"] == "a calm sea"
+
+
+async def test_remix_counts_against_the_servers_budget(make_scenario: MakeScenario) -> None:
+    """With a daily budget of 2 credits and a pro video of 5 s costing 2, a Remix of it is
+    refused before anything is sent, saying the cost, what is left and when it resets."""
+    s = await make_scenario(TASK_COSTS="std:1,pro:2")
+    await settings(s, manager(s), "limits", daily_server_credits=2.0)
+    result = await s.result(await s.video(prompt="a glass city at noon", mode="pro"))
+    form = await open_form(s, result)
+    refused = await (
+        await s.discord.submit_modal(s.member, form, {"prompt": "a glass city at night"})
+    ).wait_response()
+    assert refused.ephemeral
+    assert "costs 2 credits" in text(refused) and "midnight UTC" in text(refused), text(refused)
+    assert [r.json["prompt"] for r in s.creates()] == ["a glass city at noon"]
