@@ -48,7 +48,7 @@ from videojobs.history import History
 from videojobs.identity import process_id
 from videojobs.lifecycle import ServiceConfig, SystemClock
 from videojobs.policy import BotDefaults, Policies
-from videojobs.ports import Metrics
+from videojobs.ports import KeyValues, Metrics
 from videojobs.service import VideoJobsService
 
 log = logging.getLogger("bot")
@@ -66,7 +66,11 @@ def configure_logging(settings: Settings) -> None:
 
 class VideoBot(commands.Bot):
     def __init__(
-        self, settings: Settings, heartbeat_path: Path, metrics: Metrics | None = None
+        self,
+        settings: Settings,
+        heartbeat_path: Path,
+        key_values: KeyValues,
+        metrics: Metrics | None = None,
     ) -> None:
         options: dict[str, Any] = {}
         if metrics is not None:  # 429s and first responses, seen in discord.py's own traffic
@@ -80,6 +84,7 @@ class VideoBot(commands.Bot):
         )
         self.settings = settings
         self.heartbeat_path = heartbeat_path
+        self.key_values = key_values  # remembers the command tree last synced
         self.front: Front | None = None
         self.accepting = True
 
@@ -144,13 +149,12 @@ class VideoBot(commands.Bot):
     async def sync_commands_if_changed(self) -> None:
         """Sync only when the command tree changed since the last successful sync."""
         assert self.front is not None
-        store = self.front.service.store
         guild_ids = self.settings.discord_guild_ids
         tree = [command.to_dict(self.tree) for command in self.tree.get_commands()]
         digest = hashlib.sha256(
             json.dumps({"guilds": guild_ids, "commands": tree}, sort_keys=True).encode()
         ).hexdigest()
-        if await store.get_meta(COMMAND_HASH_KEY) == digest:
+        if await self.key_values.get(COMMAND_HASH_KEY) == digest:
             log.info("commands unchanged since the last sync; not syncing")
             return
         try:
@@ -166,7 +170,7 @@ class VideoBot(commands.Bot):
         except discord.HTTPException as exc:
             log.error("command sync failed (%s); will try again at the next start", exc)
             return
-        await store.set_meta(COMMAND_HASH_KEY, digest)
+        await self.key_values.set(COMMAND_HASH_KEY, digest)
 
     async def on_ready(self) -> None:
         log.info(
@@ -264,7 +268,7 @@ async def run(settings: Settings) -> int:
     image_fixer = ImageFixer()
     background = Background()  # the signal handler's shutdown: kept, and logged if it fails
     async with store, aiohttp.ClientSession() as session, gateway_base(settings) as base:
-        bot = VideoBot(settings, heartbeat, metrics)
+        bot = VideoBot(settings, heartbeat, store.key_values, metrics)
         gateway = GatewayClient(
             session,
             base_url=base,

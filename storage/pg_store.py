@@ -20,6 +20,7 @@ from videojobs.errors import DuplicateTaskId, InvalidTaskRecord
 from videojobs.models import TaskState, VideoTask
 from videojobs.ports import LimitCounts, within_limits
 
+from .key_values import PostgresKeyValues
 from .pg_database import create_pool
 from .pg_guild_settings import GuildSettingsPg
 from .pg_leases import _NOTIFY, WAKE_CHANNEL, PgLeases
@@ -147,20 +148,6 @@ _REOPEN_GIVEN_UP = (
     "UPDATE tasks SET delivery_attempts = 0, delivery_retry_at = NULL, "
     "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
 )
-_RELEASE_DELIVERY = (
-    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL "  # noqa: S608
-    f"WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
-)
-_GET_META = "SELECT value FROM meta WHERE key = $1"
-_SETDEFAULT_META = (
-    "WITH added AS (INSERT INTO meta (key, value) VALUES ($1, $2) "
-    "ON CONFLICT (key) DO NOTHING RETURNING value) "
-    "SELECT value FROM added UNION ALL SELECT value FROM meta WHERE key = $1"
-)
-_SET_META = (
-    "INSERT INTO meta (key, value) VALUES ($1, $2) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
 
 
 def _changed(status: str) -> int:
@@ -173,13 +160,14 @@ def _states(states: Collection[TaskState] | None) -> list[str] | None:
 
 
 class PostgresTaskStore(GuildSettingsPg, PgLeases):
-    """Tasks, meta values and server settings in PostgreSQL. Owns its pool: `close()` closes
-    it, and so does leaving `async with store:`."""
+    """Tasks and server settings in PostgreSQL. Owns its pool: `close()` closes it, and so
+    does leaving `async with store:`."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
         self._dsn = dsn
         self._closed = False
+        self.key_values = PostgresKeyValues(pool)  # the KeyValues port, same database
 
     @classmethod
     async def open(cls, dsn: str, *, lease_seconds: float | None = None) -> PostgresTaskStore:
@@ -274,20 +262,6 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
         """GAVE_UP -> CLAIMED with no failures counted; returns how many."""
         return _changed(await self._pool.execute(_REOPEN_GIVEN_UP))
 
-    async def release_delivery(self, task_id: str) -> None:
-        """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
-        await self._pool.execute(_RELEASE_DELIVERY, task_id)
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self._pool.execute(_SET_META, key, value)
-
-    async def setdefault_meta(self, key: str, value: str) -> str:
-        stored = await self._pool.fetchval(_SETDEFAULT_META, key, value)
-        if stored is None:  # another process inserted it after this statement's snapshot
-            stored = await self.get_meta(key)
-        assert stored is not None  # meta rows are never deleted
-        return str(stored)
-
     # --- reads ----------------------------------------------------------------------------------
 
     async def _one(self, sql: str, *params: Any) -> VideoTask | None:
@@ -371,7 +345,3 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
         if guild_id is None:
             return int(await self._pool.fetchval(_COUNT_FINISHED_IN_DMS, user_id))
         return int(await self._pool.fetchval(_COUNT_FINISHED_IN_GUILD, user_id, guild_id))
-
-    async def get_meta(self, key: str) -> str | None:
-        value = await self._pool.fetchval(_GET_META, key)
-        return None if value is None else str(value)

@@ -58,8 +58,8 @@ COLUMNS = (
     "frames",
 )
 # What `update` writes: everything but the identity, the request, the creation time and the
-# delivery columns (those belong to claim/mark/release_delivery, so that a stale copy of a task
-# never undoes a claim or a delivery).
+# delivery columns (those belong to claim_delivery, mark_delivered and the retry writes, so that
+# a stale copy of a task never undoes a claim or a delivery).
 MUTABLE_COLUMNS = (
     "thread_id",
     "status_message_id",

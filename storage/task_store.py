@@ -28,6 +28,7 @@ from videojobs.ports import LimitCounts, within_limits
 from .database import open_database
 from .file_lock import FileLock
 from .guild_settings import GuildSettingsSql
+from .key_values import SqliteKeyValues
 from .leases import SqliteLeases
 from .rows import ACTIVE as _ACTIVE
 from .rows import COLUMNS as _COLUMNS
@@ -91,10 +92,6 @@ _REOPEN_GIVEN_UP = (
     "UPDATE tasks SET delivery_attempts = 0, delivery_retry_at = NULL, "
     "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
 )
-_RELEASE_DELIVERY = (
-    "UPDATE tasks SET delivery = 'none', delivery_claimed_at = NULL, delivery_retry_at = NULL "  # noqa: S608
-    f"WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
-)
 # must match the partial indexes of migrations/0005_member_queries.sql
 _COMPLETED_DURATIONS = (
     "SELECT finished_at - created_at FROM tasks "
@@ -109,12 +106,6 @@ _FINISHED_TASKS = (
 _COUNT_FINISHED = (
     "SELECT count(*) FROM tasks "  # noqa: S608
     f"WHERE requester_id = ? AND guild_id IS ? AND state IN {_TERMINAL}"
-)
-_GET_META = "SELECT value FROM meta WHERE key = ?"
-_INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
-_SET_META = (
-    "INSERT INTO meta (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 
 
@@ -140,7 +131,7 @@ def _state_params(states: Collection[TaskState]) -> dict[str, str]:
 
 
 class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
-    """Tasks and meta values in SQLite. Owns its connection: `close()` closes it, and so does
+    """Tasks and server settings in SQLite. Owns its connection: `close()` closes it, and so does
     leaving `async with store:`."""
 
     def __init__(self, conn: aiosqlite.Connection, file_lock: FileLock | None = None) -> None:
@@ -148,6 +139,7 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
         self._lock = asyncio.Lock()
         self._closed = False
         self._file_lock = file_lock
+        self.key_values = SqliteKeyValues(conn, self._lock)  # the KeyValues port, same file
 
     @classmethod
     async def open(
@@ -247,8 +239,8 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
         self, task: VideoTask, *, expect_states: Collection[TaskState] | None = None
     ) -> bool:
         """Write every mutable field of `task` (not the delivery fields: see claim_delivery,
-        mark_delivered, release_delivery). With `expect_states`, only if the stored state is
-        one of them (compare-and-set). Returns whether the row was written."""
+        mark_delivered and the retry writes). With `expect_states`, only if the stored state
+        is one of them (compare-and-set). Returns whether the row was written."""
         params = _mutable_fields(task)
         if expect_states is None:
             return await self._write(_UPDATE, params) == 1
@@ -285,19 +277,6 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
     async def reopen_given_up(self) -> int:
         """GAVE_UP -> CLAIMED with no failures counted; returns how many."""
         return await self._write(_REOPEN_GIVEN_UP, ())
-
-    async def release_delivery(self, task_id: str) -> None:
-        """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
-        await self._write(_RELEASE_DELIVERY, (task_id,))
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self._write(_SET_META, (key, value))
-
-    async def setdefault_meta(self, key: str, value: str) -> str:
-        await self._write(_INSERT_META, (key, value))
-        stored = await self.get_meta(key)
-        assert stored is not None  # meta rows are never deleted
-        return stored
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -386,10 +365,6 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
 
     async def count_finished(self, user_id: int, guild_id: int | None) -> int:
         return int(await self._scalar(_COUNT_FINISHED, (user_id, guild_id)))
-
-    async def get_meta(self, key: str) -> str | None:
-        value = await self._scalar(_GET_META, (key,))
-        return None if value is None else str(value)
 
 
 def _limit_counts(rows: Iterable[sqlite3.Row]) -> LimitCounts:

@@ -39,6 +39,22 @@ class FakeClock:
         self.t += seconds
 
 
+class MemoryKeyValues:
+    """Implements KeyValues with a dict."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    async def setdefault(self, key: str, value: str) -> str:
+        return self.values.setdefault(key, value)
+
+
 class MemoryStore:
     """Implements TaskStore with dicts; every method is atomic because nothing awaits inside.
 
@@ -59,12 +75,13 @@ class MemoryStore:
         self.lease_clock = clock
         if shared is None:
             self.tasks: dict[str, VideoTask] = {}
-            self.meta: dict[str, str] = {}
+            self.key_values = MemoryKeyValues()
             self.settings: dict[int, dict[str, SettingRecord]] = {}
             self.leases: dict[str, tuple[str, float]] = {}
             self.listeners: list[tuple[str, Callable[[], None]]] = []
         else:
-            self.tasks, self.meta, self.settings = shared.tasks, shared.meta, shared.settings
+            self.tasks, self.settings = shared.tasks, shared.settings
+            self.key_values = shared.key_values
             self.leases, self.listeners = shared.leases, shared.listeners
 
     def set_lease_terms(
@@ -273,11 +290,6 @@ class MemoryStore:
             )
         return len(given_up)
 
-    async def release_delivery(self, task_id: str) -> None:
-        task = self.tasks.get(task_id)
-        if task is not None and task.delivery is DeliveryState.CLAIMED:
-            self.tasks[task_id] = task.evolve(delivery=DeliveryState.NONE, delivery_retry_at=None)
-
     async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
         due = [
             t
@@ -367,17 +379,8 @@ class MemoryStore:
         ]
         return sorted(mine, key=lambda t: (t.finished_at or 0, t.id), reverse=True)
 
-    async def get_meta(self, key: str) -> str | None:
-        return self.meta.get(key)
-
-    async def set_meta(self, key: str, value: str) -> None:
-        self.meta[key] = value
-
     async def close(self) -> None:
         return None
-
-    async def setdefault_meta(self, key: str, value: str) -> str:
-        return self.meta.setdefault(key, value)
 
     def _counts(self, user_id: int, day_start: float) -> LimitCounts:
         mine = [t for t in self.tasks.values() if t.requester_id == user_id]

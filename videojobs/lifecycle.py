@@ -90,7 +90,7 @@ class Lifecycle:
         if self.config.callback_url is None:
             return None
         if self._signer is None:
-            self._signer = await load_signer(self.store, self.config.callback_url)
+            self._signer = await load_signer(self.store.key_values, self.config.callback_url)
         return self._signer
 
     async def callback_url_for(self, task_id: str) -> str | None:

@@ -51,6 +51,20 @@ def within_limits(
     return not (server_budget > 0 and counts.credits_used + cost > server_budget + CREDIT_EPSILON)
 
 
+class KeyValues(Protocol):
+    """Small named values kept between runs (the command tree last synced, the callback key);
+    each store offers one on its own database as `store.key_values`."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str) -> None: ...
+
+    async def setdefault(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless a value is there already; return the one stored.
+        Atomic: however many processes call it at once, all get the same value back."""
+        ...
+
+
 class TaskStore(Protocol):
     """Where tasks live. Every fact needed to finish a task after a restart is here.
 
@@ -60,6 +74,11 @@ class TaskStore(Protocol):
     (leases) behind these methods — take a lease on what it hands out, skip what another live
     process holds — without any change to the stages that call them.
     """
+
+    @property
+    def key_values(self) -> KeyValues:
+        """The KeyValues port on the same database (its own port: see KeyValues)."""
+        ...
 
     async def insert_within_limits(
         self,
@@ -118,10 +137,6 @@ class TaskStore(Protocol):
         """GAVE_UP -> CLAIMED with no failures counted (at start-up: try those again; CLAIMED,
         so an attempt that did reach Discord is found before anything is sent). Returns how
         many."""
-        ...
-
-    async def release_delivery(self, task_id: str) -> None:
-        """CLAIMED -> NONE, after a delivery attempt that surely sent nothing."""
         ...
 
     async def due_for_poll(self, now: float, limit: int) -> list[VideoTask]:
@@ -195,15 +210,6 @@ class TaskStore(Protocol):
 
     async def wake_others(self) -> None:
         """Tell the other processes there is work for whoever takes it."""
-        ...
-
-    async def get_meta(self, key: str) -> str | None: ...
-
-    async def set_meta(self, key: str, value: str) -> None: ...
-
-    async def setdefault_meta(self, key: str, value: str) -> str:
-        """Store `value` under `key` unless a value is there already; return the one stored.
-        Atomic: however many processes call it at once, all get the same value back."""
         ...
 
 

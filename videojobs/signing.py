@@ -11,7 +11,7 @@ import hmac
 import secrets
 from urllib.parse import urlsplit, urlunsplit
 
-from .ports import TaskStore
+from .ports import KeyValues
 
 KEY_META = "callback_key"
 SECRET_CHARS = 32  # hex digits: 128 bits
@@ -40,8 +40,8 @@ class CallbackSigner:
         return hmac.compare_digest(self.secret(task_id).encode(), secret.encode())
 
 
-async def load_signer(store: TaskStore, base_url: str) -> CallbackSigner:
+async def load_signer(key_values: KeyValues, base_url: str) -> CallbackSigner:
     """The signer with the database's key, made now (by whichever process comes first) if
     there is none yet."""
-    key = await store.setdefault_meta(KEY_META, secrets.token_hex(32))
+    key = await key_values.setdefault(KEY_META, secrets.token_hex(32))
     return CallbackSigner(base_url, key)

@@ -269,29 +269,6 @@ async def test_an_unfinished_task_cannot_be_claimed(store: TaskStore, state: Tas
     assert await store.claim_delivery(task.id, NOW) is False
 
 
-async def test_a_released_claim_can_be_claimed_again(store: TaskStore) -> None:
-    """release_delivery puts CLAIMED back to NONE."""
-    task = await insert(store, state=TaskState.TIMED_OUT, finished_at=NOW)
-    await store.claim_delivery(task.id, NOW)
-
-    await store.release_delivery(task.id)
-
-    assert await store.claim_delivery(task.id, NOW + 1) is True
-
-
-async def test_release_does_not_undo_a_delivery(store: TaskStore) -> None:
-    """A delivered task stays delivered when released by mistake."""
-    task = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
-    await store.claim_delivery(task.id, NOW)
-    await store.mark_delivered(task.id, BIG_ID, NOW + 1)
-
-    await store.release_delivery(task.id)
-
-    stored = await store.get(task.id)
-    assert stored is not None
-    assert stored.delivery is DeliveryState.DELIVERED
-
-
 async def test_mark_delivered_records_the_message_and_time(store: TaskStore) -> None:
     """mark_delivered stores the state, the message id and the time."""
     task = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
@@ -487,15 +464,15 @@ async def test_count_unfinished_per_guild_and_in_all(store: TaskStore) -> None:
 
 async def test_meta_is_none_until_set(store: TaskStore) -> None:
     """An unknown key reads as None."""
-    assert await store.get_meta("command_tree_hash") is None
+    assert await store.key_values.get("command_tree_hash") is None
 
 
 async def test_set_meta_stores_and_replaces_a_value(store: TaskStore) -> None:
     """The last value set is the one read."""
-    await store.set_meta("command_tree_hash", "abc")
-    await store.set_meta("command_tree_hash", "def")
+    await store.key_values.set("command_tree_hash", "abc")
+    await store.key_values.set("command_tree_hash", "def")
 
-    assert await store.get_meta("command_tree_hash") == "def"
+    assert await store.key_values.get("command_tree_hash") == "def"
 
 
 async def test_setdefault_meta_keeps_the_first_value(store: TaskStore, backend: Backend) -> None:
@@ -503,13 +480,13 @@ async def test_setdefault_meta_keeps_the_first_value(store: TaskStore, backend: 
     racing for it; both get the same value back, and later calls too."""
     other = await backend.open()
     results = await asyncio.gather(
-        store.setdefault_meta("callback_key", "one"),
-        other.setdefault_meta("callback_key", "two"),
+        store.key_values.setdefault("callback_key", "one"),
+        other.key_values.setdefault("callback_key", "two"),
     )
     assert results[0] == results[1]
     assert results[0] in ("one", "two")
-    assert await store.setdefault_meta("callback_key", "three") == results[0]
-    assert await other.get_meta("callback_key") == results[0]
+    assert await store.key_values.setdefault("callback_key", "three") == results[0]
+    assert await other.key_values.get("callback_key") == results[0]
 
 
 # --- identity -----------------------------------------------------------------------------------
@@ -570,12 +547,12 @@ async def test_a_second_store_sees_the_first_ones_writes(
     other = await backend.open()
     task = await insert(store)
     await store.update(task.evolve(state=TaskState.SUBMITTING))
-    await store.set_meta("k", "v")
+    await store.key_values.set("k", "v")
 
     stored = await other.get(task.id)
     assert stored is not None
     assert stored.state is TaskState.SUBMITTING
-    assert await other.get_meta("k") == "v"
+    assert await other.key_values.get("k") == "v"
 
 
 async def test_a_burst_from_two_stores_never_passes_the_active_limit(
@@ -633,12 +610,12 @@ async def test_claiming_an_unknown_task_fails(store: TaskStore) -> None:
 async def test_reopening_keeps_the_data(store: TaskStore, backend: Backend) -> None:
     """A store opened again (a restart; the migrations run again) finds everything."""
     task = await insert(store, state=TaskState.RUNNING)
-    await store.set_meta("command_tree_hash", "abc")
+    await store.key_values.set("command_tree_hash", "abc")
 
     again = await backend.open()
 
     assert await again.get(task.id) == task
-    assert await again.get_meta("command_tree_hash") == "abc"
+    assert await again.key_values.get("command_tree_hash") == "abc"
 
 
 # --- delivery retries ----------------------------------------------------------------------------
@@ -726,18 +703,6 @@ async def test_marking_delivered_clears_the_retry(store: TaskStore) -> None:
     assert stored is not None and stored.delivery is DeliveryState.DELIVERED
     assert stored.delivery_retry_at is None and stored.delivery_attempts == 1
     assert await store.next_delivery_at() is None
-
-
-async def test_a_delivery_that_gave_up_is_not_released(store: TaskStore) -> None:
-    """release_delivery turns CLAIMED back to NONE, never GAVE_UP."""
-    task = await insert(store, state=TaskState.COMPLETED, finished_at=NOW)
-    await store.claim_delivery(task.id, NOW)
-    await store.give_up_delivery(task.id, attempts=3, now=NOW)
-
-    await store.release_delivery(task.id)
-
-    stored = await store.get(task.id)
-    assert stored is not None and stored.delivery is DeliveryState.GAVE_UP
 
 
 async def test_retry_writes_on_unknown_or_unclaimed_tasks_change_nothing(store: TaskStore) -> None:

@@ -150,7 +150,7 @@ async def test_forged_callbacks_are_refused_and_change_nothing(make_world: MakeW
     mine = await service.admit_and_send(REQUEST, Requester(1, 2, 3))
     other = await service.admit_and_send(REQUEST, Requester(4, 2, 3))
     before = await world.store.get(mine.id)
-    signer = CallbackSigner(world.callback_url, await world.store.get_meta(KEY_META) or "")
+    signer = CallbackSigner(world.callback_url, await world.store.key_values.get(KEY_META) or "")
     port_url = world.callback_url
     succeed = {
         "task_id": "860000000001",

@@ -30,7 +30,7 @@ def test_the_url_is_the_public_url_plus_the_secret() -> None:
 async def test_the_key_is_made_once_and_kept_in_the_store() -> None:
     """Two processes (two signers on one store) make the same secrets."""
     store = MemoryStore()
-    first = await load_signer(store, "https://bot.example.org/kling")
-    second = await load_signer(store, "https://bot.example.org/kling")
-    assert store.meta[KEY_META]
+    first = await load_signer(store.key_values, "https://bot.example.org/kling")
+    second = await load_signer(store.key_values, "https://bot.example.org/kling")
+    assert store.key_values.values[KEY_META]
     assert first.secret("t1") == second.secret("t1")
