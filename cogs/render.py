@@ -9,7 +9,7 @@ import discord
 from videojobs.admission import Overview
 from videojobs.estimates import Estimate
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, camera_label
-from videojobs.policy import credits_text
+from videojobs.policy import credits_text, credits_word
 
 COLOURS = {
     TaskState.PENDING: discord.Colour.light_grey(),
@@ -138,6 +138,9 @@ def details_embed(task: VideoTask, now: float) -> discord.Embed:
     delivery = delivery_text(task)
     if delivery:
         fields.append(("Result message", delivery))
+    if task.cost:
+        refunded = " (given back: it failed)" if task.state is TaskState.FAILED else ""
+        fields.append(("Credits", credits_word(task.cost) + refunded))
     if task.retry_of:
         fields.append(("Made from", f"`{task.retry_of[:8]}` (Retry or Remix)"))
     if task.result_url:

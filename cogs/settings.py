@@ -69,14 +69,18 @@ def source_text(policy: Policy, key: str) -> str:
     return f"this server · set by <@{record.changed_by}> <t:{int(record.changed_at)}:R>"
 
 
-def settings_embed(
-    policy: Policy, title: str = "Settings for /video in this server"
-) -> discord.Embed:
-    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+def settings_embed(policy: Policy, used_today: float | None = None) -> discord.Embed:
+    """Every value with its source; with `used_today`, the credits spent this UTC day."""
+    embed = discord.Embed(
+        title="Settings for /video in this server", colour=discord.Colour.blurple()
+    )
     for key in KEYS:
+        value = f"**{value_text(key, policy.value(key))}**"
+        if key == DAILY_SERVER_CREDITS and used_today is not None:
+            value += f" ({credits_text(used_today)} used today)"
         embed.add_field(
             name=key,
-            value=f"**{value_text(key, policy.value(key))}**\n{source_text(policy, key)}",
+            value=f"{value}\n{source_text(policy, key)}",
             inline=key not in (CHANNELS, ROLES),
         )
     costs = " · ".join(f"{m} {credits_text(c)}" for m, c in policy.task_costs)
@@ -108,8 +112,10 @@ def build_settings_group(front: Front) -> app_commands.Group:
     @group.command(name="show", description="Every value, where it comes from, who changed it")
     async def show(interaction: discord.Interaction) -> None:
         require_manager(interaction, COMMAND)
+        assert interaction.guild_id is not None
         policy = await front.policies.for_guild(interaction.guild_id)
-        await interaction.response.send_message(embed=settings_embed(policy), ephemeral=True)
+        used = await front.service.credits_today(interaction.guild_id)
+        await interaction.response.send_message(embed=settings_embed(policy, used), ephemeral=True)
 
     @group.command(name="defaults", description="What /video uses when a member leaves it out")
     @app_commands.describe(

@@ -215,6 +215,11 @@ class Admission:
             credits_left=credits_left,
         )
 
+    async def credits_today(self, guild_id: int) -> float:
+        """Credits the server's tasks of this UTC day cost (failed ones left out)."""
+        today = day_start(self.lc.clock.now())
+        return await self.lc.store.credits_used(guild_id, day_start=today)
+
     async def server_queue(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         """A page of the server's unfinished tasks, oldest first (/queue)."""
         return await self.lc.store.guild_unfinished(guild_id, limit=limit, offset=offset)

@@ -86,6 +86,7 @@ class VideoJobsService:
         self.get = self.admission.get
         self.overview = self.admission.overview
         self.server_queue = self.admission.server_queue
+        self.credits_today = self.admission.credits_today
         self.send = self.sending.send
         self.send_in_background = self.sending.send_in_background
         self.poll_due = self.polling.poll_due

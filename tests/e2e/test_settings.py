@@ -199,6 +199,8 @@ async def test_server_budget_holds_under_a_burst(make_scenario: MakeScenario) ->
     help_text = text_of(await s.command("help"))
     assert "5 credits per day for the whole server" in help_text
     assert "std 1" in help_text and "pro 2" in help_text
+    shown = show_fields(await settings(s, ada, "show"))
+    assert shown["daily_server_credits"].startswith("**5 credits** (5 used today)")
     assert len(s.creates()) == 5
 
 
@@ -210,7 +212,11 @@ async def test_a_task_that_fails_at_the_gateway_gives_its_credits_back(
     refused_at_create = await s.video(prompt="[policy] refused by the gateway", mode="pro")
     assert "failed" in (await s.result(refused_at_create)).content
     failed = await s.video(prompt="[fail] fails while generating", mode="pro")
-    assert "failed" in (await s.result(failed)).content
+    told = await s.result(failed)
+    assert "failed" in told.content
+    details_id = next(c for c in told.custom_ids if c.startswith("vb:details:"))
+    details = await (await s.discord.click(s.member, told, details_id)).wait_response()
+    assert "2 credits (given back: it failed)" in text_of(details)
     status = await s.command("status")
     assert "2 credits left today" in text_of(status)
     assert not (await s.video(prompt="[stuck] fits again", mode="pro")).ephemeral

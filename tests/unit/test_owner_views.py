@@ -36,4 +36,7 @@ async def test_settings_show_says_where_each_value_comes_from() -> None:
     assert fields["mode"] == "**pro**\nthis server · set by <@42> <t:1770000000:R>"
     assert fields["duration"] == "**5 s**\nbot default"
     assert fields["channels"].startswith("**every channel**")
+    assert "used today" not in fields["daily_server_credits"]
+    with_use = {f.name: f.value or "" for f in settings_embed(policy, 2.5).fields}
+    assert with_use["daily_server_credits"].startswith("**no limit** (2.5 used today)")
     assert all(len(v) <= 1024 for v in fields.values())
