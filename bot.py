@@ -27,7 +27,7 @@ from cogs.frames import DiscordFrameKeeper
 from cogs.front import Front
 from cogs.history import HistoryButton, HistoryCog
 from cogs.poller import PollerCog
-from cogs.queue import CancelMenu, PageButton, QueueCog
+from cogs.queue import CancelMenu, QueueCog, QueuePageButton
 from cogs.remix import RemixButton, RemixCog
 from cogs.settings import ResetButton, build_settings_group
 from cogs.status import StatusCog
@@ -121,7 +121,7 @@ class VideoBot(commands.Bot):
             )
         )
         self.add_dynamic_items(RetryButton, RemixButton, DetailsButton, HistoryButton)
-        self.add_dynamic_items(ResetButton, PageButton, CancelMenu)
+        self.add_dynamic_items(ResetButton, QueuePageButton, CancelMenu)
         await self.sync_commands_if_changed()
 
     def health(self) -> Health:

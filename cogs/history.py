@@ -3,8 +3,6 @@ Previous and Next buttons that keep working after a restart (the page is in the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -13,8 +11,8 @@ from videojobs.history import HistoryPage
 from videojobs.models import VideoTask
 
 from . import render
-from .errors import reply_error
 from .front import Front, front_of, requester_of
+from .paging import PageButton
 
 PROMPT_CHARS = 80
 
@@ -34,43 +32,21 @@ class HistoryCog(commands.Cog):
 class HistoryView(discord.ui.View):
     def __init__(self, page: HistoryPage) -> None:
         super().__init__(timeout=None)
-        self.add_item(HistoryButton("prev", page.page - 1, disabled=not page.has_previous))
-        self.add_item(HistoryButton("next", page.page + 1, disabled=not page.has_next))
+        for button in HistoryButton.pair(
+            page.page, has_previous=page.has_previous, has_next=page.has_next
+        ):
+            self.add_item(button)
 
 
-class HistoryButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"vb:history:(?P<way>prev|next):(?P<page>-?[0-9]{1,6})",
-):
+class HistoryButton(PageButton, template=r"vb:history:(?P<way>prev|next):(?P<page>-?[0-9]{1,6})"):
     """Previous or Next: shows page `page` of the clicking member's history."""
 
-    def __init__(self, way: str, page: int, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Previous" if way == "prev" else "Next",
-                emoji="◀️" if way == "prev" else "▶️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"vb:history:{way}:{page}",
-                disabled=disabled,
-            )
-        )
-        self.page = page
+    prefix = "vb:history"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
-    ) -> HistoryButton:
-        return cls(match["way"], int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            history = front_of(interaction.client).history
-            page = await history.page(requester_of(interaction), self.page)
-            await interaction.response.edit_message(
-                embed=history_embed(page), view=HistoryView(page)
-            )
-        except Exception as exc:
-            await reply_error(interaction, exc)
+    async def show(self, interaction: discord.Interaction, page: int) -> None:
+        history = front_of(interaction.client).history
+        shown = await history.page(requester_of(interaction), page)
+        await interaction.response.edit_message(embed=history_embed(shown), view=HistoryView(shown))
 
 
 def history_embed(page: HistoryPage) -> discord.Embed:

@@ -20,6 +20,7 @@ from videojobs.models import VideoTask
 from . import render
 from .errors import reply_error
 from .front import Front, front_of, require_manager
+from .paging import PageButton
 
 PAGE_SIZE = 10
 COMMAND = "/queue"
@@ -75,42 +76,20 @@ async def queue_page(
     view = discord.ui.View(timeout=None)
     view.add_item(CancelMenu(page, tasks))
     if pages > 1:
-        view.add_item(PageButton("prev", page - 1 if page > 0 else page, disabled=page == 0))
-        last = page + 1 >= pages
-        view.add_item(PageButton("next", page if last else page + 1, disabled=last))
+        for button in QueuePageButton.pair(page, has_previous=page > 0, has_next=page + 1 < pages):
+            view.add_item(button)
     return embed, view
 
 
-class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"vb:queue:(?P<way>prev|next):(?P<page>\d{1,6})",
-):
-    def __init__(self, way: str, page: int, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Previous" if way == "prev" else "Next",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"vb:queue:{way}:{page}",
-                disabled=disabled,
-            )
-        )
-        self.page = page
+class QueuePageButton(PageButton, template=r"vb:queue:(?P<way>prev|next):(?P<page>-?[0-9]{1,6})"):
+    """Previous or Next: another page of the server's queue (admins only)."""
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> PageButton:
-        return cls(match["way"], int(match["page"]))
+    prefix = "vb:queue"
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            require_manager(interaction, COMMAND)
-            embed, view = await queue_page(front_of(interaction.client), interaction, self.page)
-            await interaction.response.edit_message(
-                embed=embed, view=view, allowed_mentions=NO_PINGS
-            )
-        except Exception as exc:
-            await reply_error(interaction, exc)
+    async def show(self, interaction: discord.Interaction, page: int) -> None:
+        require_manager(interaction, COMMAND)
+        embed, view = await queue_page(front_of(interaction.client), interaction, page)
+        await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NO_PINGS)
 
 
 class CancelMenu(
