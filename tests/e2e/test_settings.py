@@ -177,11 +177,15 @@ async def test_reset_asks_first_then_restores_the_bot_defaults(scenario: Scenari
 
 
 async def test_server_budget_holds_under_a_burst(make_scenario: MakeScenario) -> None:
-    """A budget of 5 credits and 10 members asking at once (1 credit each): exactly 5 start; the
-    others hear the cost, what is left and when it resets; /status and /help show it."""
-    s = await make_scenario(TASK_COSTS="std:1,pro:2")
+    """A budget of 7.5 credits and 10 members asking at once (1.5 credits each): exactly 5
+    start; the others hear the cost, what is left and when it resets; /status, /help, /settings
+    show and the /video option descriptions show the numbers."""
+    s = await make_scenario(TASK_COSTS="std:1.5,pro:2")
+    (video,) = [c for c in s.discord.synced_commands(s.guild) if c["name"] == "video"]
+    mode = next(o for o in video["options"] if o["name"] == "mode")
+    assert "credits per 5 s: std 1.5, pro 2" in mode["description"]
     ada = manager(s)
-    await settings(s, ada, "limits", daily_server_credits=5.0)
+    await settings(s, ada, "limits", daily_server_credits=7.5)
     members = [s.discord.add_member(s.guild, f"m{i}") for i in range(10)]
     answers = await asyncio.gather(
         *(s.video(member=m, prompt=f"[stuck] video {i}") for i, m in enumerate(members))
@@ -191,16 +195,16 @@ async def test_server_budget_holds_under_a_burst(make_scenario: MakeScenario) ->
     assert len(started) == 5 and len(refused) == 5
     for inter in refused:
         text = text_of(inter)
-        assert "costs 1 credit" in text and "0 of its 5 credits" in text, text
+        assert "costs 1.5 credits" in text and "0 of its 7.5 credits" in text, text
         assert "midnight UTC" in text
     await s.discord.wait_for(lambda: len(s.creates()) == 5, message="five tasks sent")
     status = await s.command("status", member=members[0])
     assert "0 credits left today" in text_of(status)
     help_text = text_of(await s.command("help"))
-    assert "5 credits per day for the whole server" in help_text
-    assert "std 1" in help_text and "pro 2" in help_text
+    assert "7.5 credits per day for the whole server" in help_text
+    assert "std 1.5" in help_text and "pro 2" in help_text
     shown = show_fields(await settings(s, ada, "show"))
-    assert shown["daily_server_credits"].startswith("**5 credits** (5 used today)")
+    assert shown["daily_server_credits"].startswith("**7.5 credits** (7.5 used today)")
     assert len(s.creates()) == 5
 
 
