@@ -101,7 +101,7 @@ class Callbacks:
     async def _still_running(self, task: VideoTask, state: GatewayState) -> None:
         lc = self.lc
         now = lc.clock.now()
-        lc.schedule.heard(task.id, created_at=task.created_at)
+        lc.schedule.heard(task.id, created_at=task.created_at, now=now)
         running = state is GatewayState.RUNNING or task.state is TaskState.RUNNING
         updated = task.evolve(
             state=TaskState.RUNNING if running else TaskState.QUEUED,

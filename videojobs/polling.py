@@ -176,7 +176,9 @@ class Polling:
             state=state,
             progress=max(task.progress, snapshot.progress),
             poll_errors=0,
-            next_poll_at=lc.schedule.after_success(now, task.deadline_at, task.id, sent=sent),
+            next_poll_at=lc.schedule.after_success(
+                now, task.deadline_at, task.id, sent=sent, created_at=task.created_at
+            ),
             updated_at=now,
         )
         later.append(_Later(updated, sent, show=True))

@@ -16,9 +16,11 @@ What the gateway does (gateway-notes.md) decides it:
 - with callbacks configured, a task for which a signed callback has come (`heard`: callbacks
   reach the bot for it) is polled only as a safety net for a lost callback
   (`safety_net`): when half and when nine tenths of recent tasks were done
-  (`SAFETY_NET_SHARES` of `FinishTimes`), then every `CALLBACK_FALLBACK` base intervals. A task
-  no callback has come for yet is polled as without callbacks, so a callback URL that does not
-  reach the bot costs nothing but speed. A callback that says the task is done but not where
+  (`SAFETY_NET_SHARES` of `FinishTimes`), then every `CALLBACK_FALLBACK` base intervals. So is
+  a task no callback has come for yet while callbacks reach the bot for others (one came in the
+  last `CALLBACKS_ALIVE` slow periods: its own were lost, or it just started); otherwise it is
+  polled as without callbacks, so a callback URL that does not reach the bot costs nothing but
+  speed. A callback that says the task is done but not where
   its video is (`hinted`) makes it due at once; if that poll shows nothing new yet (the relay
   refreshes after Kling calls back), the next refresh or two are polled.
 
@@ -39,6 +41,7 @@ MAX_ERROR_BACKOFF = 300.0
 FIRST_POLL_SHARE = 0.75  # of the quickest recent finish time (its 10th percentile)
 CALLBACK_FALLBACK = 6  # with callbacks heard, poll every this many base intervals...
 SAFETY_NET_SHARES = (0.5, 0.9)  # ...after polls when these shares of recent tasks were done
+CALLBACKS_ALIVE = 5  # callbacks count as reaching the bot this many slow periods after one
 HINT_TRIES = 2  # refreshes polled after a callback whose first poll showed nothing new
 PROBE_FRACTION = 0.03  # extra polls at other moments, to keep testing the learnt refresh...
 PROBES_PER_REFRESH = 8  # ...but no more than this many per refresh, however many tasks there are
@@ -129,6 +132,7 @@ class PollSchedule:
         self._sent: dict[str, float] = {}  # task -> when its last poll was sent
         self._hints: dict[str, tuple[float, int]] = {}  # task -> (when, refreshes left to try)
         self._heard: dict[str, float] = {}  # task -> its created_at: callbacks reach us for it
+        self._last_heard = -math.inf  # when a callback last came, for any task
         self._marks: tuple[float, tuple[float, ...]] = (-math.inf, ())  # (when, ages) cached
         self._next_prune = -math.inf
 
@@ -165,10 +169,15 @@ class PollSchedule:
         otherwise (a queued task: "submitted" or "processing") the slow pace goes on."""
         self._hints[task_id] = (now, HINT_TRIES if result_expected else 0)
 
-    def heard(self, task_id: str, *, created_at: float) -> None:
+    def heard(self, task_id: str, *, created_at: float, now: float) -> None:
         """A signed callback came for the task: from now on it is polled as a safety net."""
         if self.callbacks:
             self._heard[task_id] = created_at
+            self._last_heard = max(self._last_heard, now)
+
+    def callbacks_alive(self, now: float) -> bool:
+        """Whether callbacks reach the bot: one came (for any task) not long ago."""
+        return self.callbacks and now - self._last_heard <= CALLBACKS_ALIVE * self._slow
 
     def is_heard(self, task_id: str) -> bool:
         return task_id in self._heard
@@ -210,7 +219,10 @@ class PollSchedule:
         return max(self.interval, min(self.first_after, quick * FIRST_POLL_SHARE))
 
     def first(self, now: float, deadline: float) -> float:
-        """A task just sent: its first poll comes when the quickest videos are usually done."""
+        """A task just sent: its first poll comes when the quickest videos are usually done
+        (while callbacks reach the bot: the safety net's first poll)."""
+        if self.callbacks_alive(now):
+            return self._net(now, now, deadline)
         delay = self.first_delay()
         refresh = self._refresh(now)
         if refresh is None:
@@ -218,7 +230,13 @@ class PollSchedule:
         return self._clamp(self._slot(refresh, now + delay), deadline)
 
     def after_success(
-        self, now: float, deadline: float, task_id: str | None = None, *, sent: float | None = None
+        self,
+        now: float,
+        deadline: float,
+        task_id: str | None = None,
+        *,
+        sent: float | None = None,
+        created_at: float | None = None,
     ) -> float:
         """After a poll (sent at `sent`, answered by `now`) that showed the task unfinished.
 
@@ -234,6 +252,8 @@ class PollSchedule:
             return self._clamp(now + self.interval * self._jittered(), deadline)
         if task_id is not None and task_id in self._heard:
             return self.safety_net(task_id, now, deadline)
+        if created_at is not None and self.callbacks_alive(now):
+            return self._net(created_at, now, deadline)
         if refresh is None:
             return self._clamp(now + self._pace * self._jittered(), deadline)
         earliest = seen + (self._ticks - 1) * refresh.period
@@ -244,8 +264,12 @@ class PollSchedule:
         next of the ages by which half and nine tenths of recent tasks were done (few tasks
         are still unfinished by then, so few are polled for nothing), then at the slow pace."""
         created = self._heard.get(task_id)
-        marks = [created + age for age in self._safety_marks(now)] if created is not None else []
-        upcoming = [mark for mark in marks if mark > now]
+        if created is None:
+            return self._clamp(now + self._slow * self._jittered(), deadline)
+        return self._net(created, now, deadline)
+
+    def _net(self, created: float, now: float, deadline: float) -> float:
+        upcoming = [created + age for age in self._safety_marks(now) if created + age > now]
         when = min(upcoming) if upcoming else now + self._slow * self._jittered()
         refresh = self._refresh(now)
         if refresh is not None:

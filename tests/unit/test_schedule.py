@@ -7,7 +7,7 @@ import random
 import pytest
 
 from videojobs.refresh import RefreshClock
-from videojobs.schedule import CALLBACK_FALLBACK, PROBES_PER_REFRESH, PollSchedule
+from videojobs.schedule import CALLBACK_FALLBACK, CALLBACKS_ALIVE, PROBES_PER_REFRESH, PollSchedule
 
 PERIOD = 15.0
 TICK = 4.0  # the relay refreshes at 4 s, 19 s, 34 s, ... (mod 15)
@@ -162,7 +162,7 @@ def test_a_heard_task_is_polled_as_a_slow_safety_net() -> None:
     """Once a callback came for a task, it is polled only at the slow pace."""
     schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
     now = teach(schedule)
-    schedule.heard("t", created_at=now - 30)
+    schedule.heard("t", created_at=now - 30, now=now)
     following = schedule.after_success(now, now + 3600, "t")
     assert following - now >= (CALLBACK_FALLBACK * 10) * 0.9
     assert_just_after_a_refresh(following, schedule)
@@ -176,7 +176,7 @@ def test_the_safety_net_polls_when_most_tasks_are_done() -> None:
     for age in range(100, 300, 2):  # tasks took 100-298 s
         schedule.finished(float(age))
     created = T0
-    schedule.heard("t", created_at=created)
+    schedule.heard("t", created_at=created, now=T0)
     first = schedule.safety_net("t", created + 20, created + 3600)
     assert 195 <= first - created <= 205  # half were done by ~200 s
     second = schedule.after_success(first, created + 3600, "t")
@@ -185,9 +185,25 @@ def test_the_safety_net_polls_when_most_tasks_are_done() -> None:
     assert third - second == CALLBACK_FALLBACK * 10
 
 
+def test_while_callbacks_reach_the_bot_a_task_not_heard_from_is_on_the_safety_net() -> None:
+    """Its own callbacks were lost (or it just started) but others' come: the safety net;
+    once no callback has come for a while, normal polling again."""
+    schedule = PollSchedule(10, relay_refresh=0, callbacks=True, jitter=0)
+    for age in range(100, 300, 2):
+        schedule.finished(float(age))
+    schedule.heard("other", created_at=T0, now=T0 + 20)
+    assert schedule.callbacks_alive(T0 + 30)
+    assert 195 <= schedule.first(T0 + 30, T0 + 3600) - (T0 + 30) <= 205  # at the first mark
+    polled = schedule.after_success(T0 + 50, T0 + 3600, "quiet", created_at=T0)
+    assert 195 <= polled - T0 <= 205
+    later = T0 + 20 + CALLBACKS_ALIVE * CALLBACK_FALLBACK * 10 + 1
+    assert not schedule.callbacks_alive(later)
+    assert schedule.after_success(later, later + 3600, "quiet", created_at=T0) == later + 10
+
+
 def test_heard_means_nothing_without_callbacks() -> None:
     schedule = PollSchedule(10, relay_refresh=0, callbacks=False, jitter=0)
-    schedule.heard("t", created_at=T0)
+    schedule.heard("t", created_at=T0, now=T0)
     assert not schedule.is_heard("t")
     assert schedule.after_success(T0, T0 + 3600, "t") == T0 + 10
 
@@ -196,7 +212,7 @@ def test_a_callback_whose_poll_showed_nothing_is_followed_by_the_next_refreshes(
     """The relay may refresh after Kling calls back: the next refresh or two are polled."""
     schedule = PollSchedule(10, relay_refresh=PERIOD, callbacks=True, probe=0)
     now = teach(schedule)
-    schedule.heard("t", created_at=now - 30)
+    schedule.heard("t", created_at=now - 30, now=now)
     schedule.hinted("t", now)
     assert schedule.hinted_since("t", now - 1) and not schedule.hinted_since("t", now + 1)
     schedule.observe("t", sent=now, received=now + 0.1, changed=False)
