@@ -47,7 +47,8 @@ def total(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 async def test_metrics_count_what_happened(make_scenario: MakeScenario) -> None:
-    """After two videos, one failure and a Discord 429, /metrics says exactly that."""
+    """After two videos, one failure, one cancel and a Discord 429, /metrics says exactly
+    that."""
     base = f"http://127.0.0.1:{free_port()}"
     s = await make_scenario(METRICS_LISTEN=base.removeprefix("http://"))
     before = await scrape(base)
@@ -63,24 +64,30 @@ async def test_metrics_count_what_happened(make_scenario: MakeScenario) -> None:
         await s.result(inter)
     inters.append(await s.video(prompt="a kite over a beach"))
     await s.result(inters[-1])
+    stuck = await s.video(prompt="[stuck] a clock that never strikes")
+    during = await scrape(base)
+    assert value(during, "klingbot_tasks_unfinished") == 1
+    await s.command("cancel", task=s.short_id(stuck))
+    await s.result(stuck)
 
-    await s.discord.wait_for(lambda: _done(s), timeout=10, message="three deliveries in the logs")
+    await s.discord.wait_for(lambda: _done(s), timeout=10, message="four deliveries in the logs")
     after = await scrape(base)
-    assert value(after, "klingbot_tasks_admitted_total") == 3
+    assert value(after, "klingbot_tasks_admitted_total") == 4
     assert value(after, "klingbot_tasks_finished_total", outcome="completed") == 2
     assert value(after, "klingbot_tasks_finished_total", outcome="failed") == 1
-    for outcome in ("timed_out", "cancelled", "interrupted"):
+    assert value(after, "klingbot_tasks_finished_total", outcome="cancelled") == 1
+    for outcome in ("timed_out", "interrupted"):
         assert value(after, "klingbot_tasks_finished_total", outcome=outcome) == 0
     assert value(after, "klingbot_tasks_unfinished") == 0
     creates = [r for r in s.kling.requests if r.kind == "create"]
     fetches = [r for r in s.kling.requests if r.kind == "fetch"]
-    assert total(after, "klingbot_gateway_requests_total", kind="create") == len(creates) == 3
-    assert value(after, "klingbot_gateway_requests_total", kind="create", status="200") == 3
+    assert total(after, "klingbot_gateway_requests_total", kind="create") == len(creates) == 4
+    assert value(after, "klingbot_gateway_requests_total", kind="create", status="200") == 4
     assert total(after, "klingbot_gateway_requests_total", kind="fetch") == len(fetches)
     assert value(after, "klingbot_gateway_requests_total", kind="download", status="200") == 2
-    assert value(after, "klingbot_ack_seconds_count") == 3  # one first response each
-    assert 0 < value(after, "klingbot_ack_seconds_sum") < 3 * 3.0
-    assert value(after, "klingbot_delivery_seconds_count") == 3
+    assert value(after, "klingbot_ack_seconds_count") == 5  # 4 x /video and /cancel
+    assert 0 < value(after, "klingbot_ack_seconds_sum") < 5 * 3.0
+    assert value(after, "klingbot_delivery_seconds_count") == 4
     assert value(after, "klingbot_discord_rate_limited_total") == 1
 
     status, body = await get(f"{base}/healthz")
@@ -89,7 +96,7 @@ async def test_metrics_count_what_happened(make_scenario: MakeScenario) -> None:
 
 
 def _done(s: Scenario) -> bool:
-    return s.bot.logs.count("delivered (message") >= 3
+    return s.bot.logs.count("delivered (message") >= 4
 
 
 async def test_healthz_turns_503_when_discord_is_gone(make_scenario: MakeScenario) -> None:
