@@ -103,10 +103,10 @@ class Callbacks:
         now = lc.clock.now()
         lc.schedule.heard(task.id, created_at=task.created_at, now=now)
         running = state is GatewayState.RUNNING or task.state is TaskState.RUNNING
-        updated = task.evolve(
-            state=TaskState.RUNNING if running else TaskState.QUEUED,
-            next_poll_at=lc.schedule.safety_net(task.id, now, task.deadline_at),
-            updated_at=now,
-        )
+        new_state = TaskState.RUNNING if running else TaskState.QUEUED
+        next_poll = lc.schedule.safety_net(task.id, now, task.deadline_at)
+        if new_state is task.state and task.next_poll_at >= next_poll - lc.config.poll_interval:
+            return  # nothing to write: it is not polled before the safety net would
+        updated = task.evolve(state=new_state, next_poll_at=next_poll, updated_at=now)
         if await lc.store.update(updated, expect_states=POLLED_STATES):
             self.delivery.show_progress(updated)
