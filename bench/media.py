@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def make_source(folder: Path) -> Path:
     """10 s of 1920x1080 at 24 fps with grain and sound, about 30 MB."""
     path = folder / "source-1080p-10s.mp4"
     if not path.exists():
-        make_clip(path, seconds=10, width=1920, height=1080, noise=5, crf=21.8)
+        make_clip(path, seconds=10, width=1920, height=1080, noise=5, crf=21.9)
     return path
 
 
@@ -221,7 +222,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         fits = [fit_once(source, folder) for _ in range(args.runs)]
         acks = asyncio.run(acks_during_reencodes(source.read_bytes(), args.samples))
         source_size = source.stat().st_size
+    load = os.getloadavg()
     result = {"machine": machine(), "source_bytes": source_size, "limit": LIMIT, "fits": fits}
+    result["load_average_after"] = load
     result["acks"] = acks
     rows = [
         [
@@ -251,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"goal: p99 < {GOAL_P99 * 1000:.0f} ms; bot peak RSS {acks['bot_peak_rss_mb']} MB; "
         f"busy window {acks['busy_window_seconds']:.1f} s"
     )
+    print(f"load average (1, 5, 15 min) at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     path = write_results("media", result)
     print(f"results: {path.relative_to(REPO_ROOT)}")
 

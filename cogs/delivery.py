@@ -93,12 +93,7 @@ class DiscordNotifier:
         return message.id
 
     def upload_limit(self, task: VideoTask) -> int:
-        """The interaction's limit (stored with the task), or the server's own when that is
-        lower now (a boost lost since; the interaction's token is gone by then)."""
-        guild = self.client.get_guild(task.guild_id) if task.guild_id is not None else None
-        if guild is None:
-            return task.upload_limit
-        return min(task.upload_limit, guild.filesize_limit)
+        return upload_limit(self.client, task)
 
     async def _upload_for(self, task: VideoTask, url: str, folder: Path) -> Upload | None:
         """Download the result; over the upload limit, re-encode it to fit. None: send the
@@ -187,6 +182,15 @@ class DiscordNotifier:
             await message.edit(embed=render.status_embed(task, render.now_utc(), estimate))
         except GONE:
             log.info("task %s: status message is gone; not updating it", task.id)
+
+
+def upload_limit(client: discord.Client, task: VideoTask) -> int:
+    """The interaction's limit (stored with the task), or the server's own when that is lower
+    now (a boost lost since; the interaction's token is gone by then)."""
+    guild = client.get_guild(task.guild_id) if task.guild_id is not None else None
+    if guild is None:
+        return task.upload_limit
+    return min(task.upload_limit, guild.filesize_limit)
 
 
 def _children(row: Any) -> list[Any]:

@@ -31,11 +31,15 @@ from videojobs.models import (
 )
 from videojobs.ports import PreparedFrames
 
+from .delivery import upload_limit
+
 log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=15, sock_read=30)
 # base64 grows 4/3: bytes sent inline stay under Kling's limit even if it counts the text
 BASE64_MAX_BYTES = KLING_IMAGE_MAX_BYTES * 3 // 4
+UPLOAD_RESERVE = 64 * 1024  # the message's text and multipart headers
+MIN_FRAME_BUDGET = 1024 * 1024  # a tiny upload limit: keeping fails, the frames go inline
 SLOTS = (("image", "first frame"), ("end_image", "last frame"))
 GONE = (discord.NotFound, discord.Forbidden)
 
@@ -72,11 +76,14 @@ class DiscordFrameKeeper:
             links = _links(kept_message, kept)  # kept for this very task: not posted again
             if all(links.get(f.slot) for f in frames):
                 return PreparedFrames(links.get("image"), links.get("end_image"), kept)
+        # each frame within Kling's limit, and all of them within one upload to keep them
+        budget = min(KLING_IMAGE_MAX_BYTES, (upload_limit(self.client, task) - UPLOAD_RESERVE))
+        budget = max(MIN_FRAME_BUDGET, budget // len(frames))
         async with workspace() as folder:
             fixed = {}
             for frame in frames:
                 source = _links(kept_message, kept).get(frame.slot) if kept_message else None
-                fixed[frame.slot] = await self._fetch_and_fix(task, frame, source, folder)
+                fixed[frame.slot] = await self._fetch_and_fix(task, frame, source, folder, budget)
             posted = await self._post(task, frames, fixed)
             if posted is not None:
                 message, new_kept = posted
@@ -102,7 +109,7 @@ class DiscordFrameKeeper:
             return None
 
     async def _fetch_and_fix(
-        self, task: VideoTask, frame: _Frame, source: str | None, folder: Path
+        self, task: VideoTask, frame: _Frame, source: str | None, folder: Path, budget: int
     ) -> FixedImage:
         """Download the frame (the kept copy's fresh link, else the attachment's own) and fix
         it. Raises FrameUnavailable."""
@@ -133,7 +140,7 @@ class DiscordFrameKeeper:
                 "service; start a new `/video` with the image attached."
             )
         try:
-            return await self.fixer.fix(original, folder / frame.slot, KLING_IMAGE_MAX_BYTES)
+            return await self.fixer.fix(original, folder / frame.slot, budget)
         except ImageProblem as exc:
             raise FrameUnavailable(
                 f"The {frame.words} ({frame.ref.filename}) {exc}. Nothing was sent to the video "

@@ -148,3 +148,23 @@ async def test_retry_when_the_frame_is_gone_tells_the_member(scenario: Scenario)
     assert "cat.png" in told.content
     assert f"<@{scenario.member.user.id}>" in told.content
     assert len(scenario.creates()) == 1  # only the first task reached the gateway
+
+
+async def test_two_large_frames_are_kept_together_within_the_upload_limit(
+    scenario: Scenario,
+) -> None:
+    """Two 7 MB photos (each fine for Kling) would not fit one 10 MiB upload together: both are
+    scaled so the message that keeps them can be posted, and the gateway gets their links."""
+    first_data, last_data = noisy_png(1530, 1530), noisy_png(1530, 1530)
+    assert len(first_data) > 6.5 * 1000 * 1000
+    first = scenario.discord.add_attachment("a.png", first_data, width=1530, height=1530)
+    last = scenario.discord.add_attachment("b.png", last_data, width=1530, height=1530)
+    inter = await scenario.video(prompt="a door opens", image=first, end_image=last)
+    await scenario.result(inter)
+    (create,) = scenario.creates()
+    assert create.json["image"].startswith("http")
+    assert create.json["metadata"]["image_tail"].startswith("http")
+    shown = frames_message(scenario, scenario.where(inter), scenario.short_id(inter))
+    assert sum(len(a.data) for a in shown.attachments) <= 10 * 1024 * 1024
+    for attachment in shown.attachments:
+        meets_kling_rules(attachment.data)
