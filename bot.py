@@ -54,6 +54,8 @@ from videojobs.service import VideoJobsService
 log = logging.getLogger("bot")
 
 COMMAND_HASH_KEY = "command_tree_hash"
+COMMAND_SYNC_LOCK = "command_sync"  # one process at a time syncs (several processes, shards)
+COMMAND_SYNC_LOCK_SECONDS = 120.0
 SHUTDOWN_GRACE = 20.0
 HEALTH_MIN_AGE = 60.0  # the poller counts as stalled after max(this, 3 poll intervals)
 EXIT_BAD_SETTINGS = 2
@@ -71,8 +73,9 @@ class VideoBot(commands.Bot):
         heartbeat_path: Path,
         key_values: KeyValues,
         metrics: Metrics | None = None,
+        **shards: Any,
     ) -> None:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(shards)
         if metrics is not None:  # 429s and first responses, seen in discord.py's own traffic
             options["http_trace"] = discord_trace(metrics)
         super().__init__(
@@ -154,6 +157,16 @@ class VideoBot(commands.Bot):
         digest = hashlib.sha256(
             json.dumps({"guilds": guild_ids, "commands": tree}, sort_keys=True).encode()
         ).hexdigest()
+        store = self.front.service.store
+        if not await store.try_lock(COMMAND_SYNC_LOCK, COMMAND_SYNC_LOCK_SECONDS):
+            log.info("another bot process is syncing the commands; not syncing here")
+            return
+        try:
+            await self._sync(guild_ids, digest)
+        finally:
+            await store.release_lock(COMMAND_SYNC_LOCK)
+
+    async def _sync(self, guild_ids: tuple[int, ...], digest: str) -> None:
         if await self.key_values.get(COMMAND_HASH_KEY) == digest:
             log.info("commands unchanged since the last sync; not syncing")
             return
@@ -205,6 +218,34 @@ def bot_defaults(settings: Settings) -> BotDefaults:
         allowed_channel_ids=settings.allowed_channel_ids,
         allowed_role_ids=settings.allowed_role_ids,
         task_timeout_minutes=settings.task_timeout_minutes,
+    )
+
+
+class ShardedVideoBot(VideoBot, commands.AutoShardedBot):
+    """The bot running this process's shards (SHARD_IDS of SHARD_COUNT)."""
+
+
+def make_bot(
+    settings: Settings, heartbeat: Path, key_values: KeyValues, metrics: Metrics | None
+) -> VideoBot:
+    """One connection when SHARD_COUNT is empty; else this process's shards of SHARD_COUNT
+    (all of them when SHARD_IDS is empty)."""
+    if settings.shard_count is None:
+        return VideoBot(settings, heartbeat, key_values, metrics)
+    shard_ids = list(settings.shard_ids) if settings.shard_ids else None
+    log.info(
+        "running shards %s of %d (this process is %s)",
+        ",".join(map(str, shard_ids)) if shard_ids else "all",
+        settings.shard_count,
+        process_id(),
+    )
+    return ShardedVideoBot(
+        settings,
+        heartbeat,
+        key_values,
+        metrics,
+        shard_count=settings.shard_count,
+        shard_ids=shard_ids,
     )
 
 
@@ -268,7 +309,7 @@ async def run(settings: Settings) -> int:
     image_fixer = ImageFixer()
     background = Background()  # the signal handler's shutdown: kept, and logged if it fails
     async with store, aiohttp.ClientSession() as session, gateway_base(settings) as base:
-        bot = VideoBot(settings, heartbeat, store.key_values, metrics)
+        bot = make_bot(settings, heartbeat, store.key_values, metrics)
         gateway = GatewayClient(
             session,
             base_url=base,

@@ -60,7 +60,14 @@ _MARK_DELIVERED = (
 _TAKE_ONE = f"UPDATE tasks SET {_TAKE} WHERE id = :id AND {_FREE}"  # noqa: S608
 _RENEW = "UPDATE tasks SET lease_until = :until WHERE lease_owner = :me AND lease_until >= :lnow"
 _LEASE_OF = "SELECT lease_owner, lease_until FROM tasks WHERE id = ?"
+_TRY_LOCK = (
+    "INSERT INTO locks (name, owner, until) VALUES (:name, :me, :until) "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+    "WHERE locks.until < :lnow OR locks.owner = excluded.owner"
+)
+_RELEASE_LOCK = "DELETE FROM locks WHERE name = :name AND owner = :me"
 _CLEAR_ALL = "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"
+_CLEAR_LOCKS = "DELETE FROM locks"
 
 
 class LeaseTerms:
@@ -152,8 +159,20 @@ class SqliteLeases(LeaseTerms):
             return None
         return str(rows[0][0]), float(rows[0][1])
 
+    async def try_lock(self, name: str, seconds: float) -> bool:
+        """Hold the named lock for `seconds` unless another process holds it."""
+        params = self._lease_params(name=name)
+        params["until"] = params["lnow"] + seconds
+        return await self._write(_TRY_LOCK, params) == 1
+
+    async def release_lock(self, name: str) -> None:
+        """Let go of the named lock if this process holds it."""
+        await self._write(_RELEASE_LOCK, self._lease_params(name=name))
+
     async def clear_leases(self) -> int:
-        """Free every lease (only when this process is surely alone on the database)."""
+        """Free every lease and lock (only when this process is surely alone on the
+        database)."""
+        await self._write(_CLEAR_LOCKS, ())
         return await self._write(_CLEAR_ALL, ())
 
     async def on_wake(self, callback: Callable[[], None]) -> None:

@@ -77,6 +77,12 @@ _TAKE_ONE = _Statement(f"UPDATE tasks SET {_TAKE} WHERE id = :id AND {_FREE}")  
 _RENEW = _Statement(
     "UPDATE tasks SET lease_until = :until WHERE lease_owner = :me AND lease_until >= :lnow"
 )
+_TRY_LOCK = _Statement(
+    "INSERT INTO locks (name, owner, until) VALUES (:name, :me, :until) "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+    "WHERE locks.until < :lnow OR locks.owner = excluded.owner"
+)
+_RELEASE_LOCK = _Statement("DELETE FROM locks WHERE name = :name AND owner = :me")
 _LEASE_OF = "SELECT lease_owner, lease_until FROM tasks WHERE id = $1"
 _NOTIFY = "SELECT pg_notify($1, $2)"
 
@@ -141,6 +147,17 @@ class PgLeases(LeaseTerms):
     async def renew_leases(self) -> int:
         """Extend every lease this process still holds; returns how many."""
         return _changed(await self._run(_RENEW))
+
+    async def try_lock(self, name: str, seconds: float) -> bool:
+        """Hold the named lock for `seconds` unless another process holds it."""
+        params = self._lease_params(name=name)
+        params["until"] = params["lnow"] + seconds
+        status = await self._pool.execute(_TRY_LOCK.sql, *_TRY_LOCK.args(params))
+        return _changed(status) == 1
+
+    async def release_lock(self, name: str) -> None:
+        """Let go of the named lock if this process holds it."""
+        await self._run(_RELEASE_LOCK, name=name)
 
     async def lease_of(self, task_id: str) -> tuple[str, float] | None:
         """Who holds the task's lease and until when (None: nobody)."""

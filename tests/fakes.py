@@ -79,10 +79,12 @@ class MemoryStore:
             self.settings: dict[int, dict[str, SettingRecord]] = {}
             self.leases: dict[str, tuple[str, float]] = {}
             self.listeners: list[tuple[str, Callable[[], None]]] = []
+            self.locks: dict[str, tuple[str, float]] = {}
         else:
             self.tasks, self.settings = shared.tasks, shared.settings
             self.key_values = shared.key_values
             self.leases, self.listeners = shared.leases, shared.listeners
+            self.locks = shared.locks
 
     def set_lease_terms(
         self,
@@ -136,9 +138,22 @@ class MemoryStore:
     async def lease_of(self, task_id: str) -> tuple[str, float] | None:
         return self.leases.get(task_id)
 
+    async def try_lock(self, name: str, seconds: float) -> bool:
+        now = self.lease_clock()
+        held = self.locks.get(name)
+        if held is not None and held[0] != self.owner and held[1] >= now:
+            return False
+        self.locks[name] = (self.owner, now + seconds)
+        return True
+
+    async def release_lock(self, name: str) -> None:
+        if self.locks.get(name, ("", 0.0))[0] == self.owner:
+            del self.locks[name]
+
     async def clear_leases(self) -> int:
         count = len(self.leases)
         self.leases.clear()
+        self.locks.clear()
         return count
 
     async def on_wake(self, callback: Callable[[], None]) -> None:

@@ -204,6 +204,15 @@ class TaskStore(Protocol):
         """Which process holds the task, until when (None: nobody)."""
         ...
 
+    async def try_lock(self, name: str, seconds: float) -> bool:
+        """Hold the named lock for `seconds` (again, when it is already this process's),
+        unless another process holds it: one process at a time does that job."""
+        ...
+
+    async def release_lock(self, name: str) -> None:
+        """Let go of the named lock if this process holds it."""
+        ...
+
     async def on_wake(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process announces work (`wake_others`)."""
         ...

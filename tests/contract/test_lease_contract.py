@@ -212,3 +212,37 @@ async def test_an_insert_wakes_the_other_processes(backend: Backend) -> None:
             break
         await asyncio.sleep(0.01)
     assert woke == ["b", "b"]
+
+
+async def test_a_named_lock_has_one_holder_until_it_expires(backend: Backend) -> None:
+    """try_lock: the first process holds it (and may take it again); another gets it only
+    once it expired."""
+    a, b, clock = await two(backend)
+
+    assert await a.try_lock("command_sync", 60) is True
+    assert await b.try_lock("command_sync", 60) is False
+    assert await a.try_lock("command_sync", 60) is True
+    assert await b.try_lock("other", 60) is True
+    clock.t += 61
+    assert await b.try_lock("command_sync", 60) is True
+    assert await a.try_lock("command_sync", 60) is False
+
+
+async def test_a_released_lock_is_free_at_once(backend: Backend) -> None:
+    """release_lock frees it for the others; another process's release does nothing."""
+    a, b, _ = await two(backend)
+    assert await a.try_lock("command_sync", 60)
+
+    await b.release_lock("command_sync")
+    assert await b.try_lock("command_sync", 60) is False
+    await a.release_lock("command_sync")
+    assert await b.try_lock("command_sync", 60) is True
+
+
+async def test_processes_racing_for_a_lock_get_it_once(backend: Backend) -> None:
+    """Two processes asking at the same moment: exactly one holds it."""
+    a, b, _ = await two(backend)
+
+    results = await asyncio.gather(a.try_lock("sync", 60), b.try_lock("sync", 60))
+
+    assert sorted(results) == [False, True]

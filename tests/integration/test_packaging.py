@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from config import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_SETTINGS = [
     "DISCORD_TOKEN", "KLING_API_KEY", "KLING_API_BASE", "KLING_API_STYLE", "KLING_MODELS",
@@ -146,3 +148,35 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     commands = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", readme, re.S)
     test_command = next(c.strip() for c in commands if "pytest" in c and "pip install" in c)
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def compose_service_env(text: str, service: str) -> dict[str, str]:
+    """The `environment:` mapping of one service of deploy/compose.yaml (no YAML library: the
+    file keeps to `KEY: value` lines)."""
+    block = text.split(f"\n  {service}:\n", 1)[1].split("\n\n", 1)[0]
+    env = block.split("environment:\n", 1)[1]
+    pairs = re.findall(r"^      ([A-Z_]+): \"?([^\"\n]*)\"?$", env, re.M)
+    return {key: re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", value) for key, value in pairs}
+
+
+def test_compose_runs_postgres_and_two_shard_processes() -> None:
+    """deploy/compose.yaml: PostgreSQL with a volume and a health check, and two processes of
+    the bot image that share it, shards 0 and 1 of 2, with health checks; their settings pass
+    the bot's own validation."""
+    text = (ROOT / "deploy" / "compose.yaml").read_text()
+
+    assert "image: postgres:" in text and "pg_isready" in text
+    assert "pgdata:/var/lib/postgresql/data" in text and "\nvolumes:\n  pgdata:" in text
+    assert '["CMD", "python", "healthcheck.py"]' in text
+    assert "condition: service_healthy" in text
+    shards = []
+    for service in ("bot-shard-0", "bot-shard-1"):
+        env = compose_service_env(text, service)
+        settings = load_settings(
+            {"DISCORD_TOKEN": "t", "KLING_API_KEY": "k", **env}, dotenv_path=None
+        )
+        assert settings.database_url is not None
+        assert settings.database_url.startswith("postgresql://")
+        assert settings.shard_count == 2
+        shards.extend(settings.shard_ids or ())
+    assert sorted(shards) == [0, 1]

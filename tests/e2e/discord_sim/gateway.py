@@ -68,6 +68,7 @@ class GatewaySession:
     ready_sent: bool = False
     guilds_sent: bool = False
     resumes: int = 0
+    shard: tuple[int, int] | None = None  # (shard id, shard count) from IDENTIFY
 
     @property
     def connected(self) -> bool:
@@ -97,6 +98,30 @@ class GatewaySession:
     def __repr__(self) -> str:
         state = "connected" if self.connected else ("dead" if not self.alive else "resumable")
         return f"<GatewaySession {self.id[:8]} seq={self.seq} {state}>"
+
+
+def shard_of(identify: dict[str, Any]) -> tuple[int, int] | None:
+    """The [shard_id, num_shards] an IDENTIFY asks for (None: unsharded)."""
+    shard = identify.get("shard")
+    if isinstance(shard, list) and len(shard) == 2:
+        return int(shard[0]), int(shard[1])
+    return None
+
+
+def event_guild_id(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (None: none, like a DM)."""
+    if event.startswith("GUILD_") and "guild_id" not in data and "id" in data:
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return None if guild_id is None else int(guild_id)
+
+
+def on_shard(session: GatewaySession, guild_id: int | None) -> bool:
+    """Discord's rule: a guild's events go to shard (guild_id >> 22) % num_shards; DMs to 0."""
+    if session.shard is None or session.shard[1] <= 1:
+        return True
+    shard_id, count = session.shard
+    return (0 if guild_id is None else (guild_id >> 22) % count) == shard_id
 
 
 class GatewayConnection:
@@ -203,9 +228,19 @@ class Gateway:
     def live_sessions(self) -> list[GatewaySession]:
         return [s for s in self.sessions.values() if s.alive]
 
+    def session_for(self, guild_id: int | None) -> GatewaySession | None:
+        """Who gets an interaction: the newest live session whose shard has the guild (with
+        shards), else the active one."""
+        owners = [
+            s
+            for s in self.live_sessions()
+            if s.connected and s.shard is not None and on_shard(s, guild_id)
+        ]
+        return owners[-1] if owners else self.active
+
     def dispatch(self, event: str, data: dict[str, Any], *, intent: int = Intent.GUILDS) -> None:
         for session in self.live_sessions():
-            if session.intents & intent:
+            if session.intents & intent and on_shard(session, event_guild_id(event, data)):
                 session.dispatch(event, data)
 
     def dispatch_message_event(self, event: str, data: dict[str, Any], *, dm: bool) -> None:
@@ -324,7 +359,8 @@ class Gateway:
         session.connection = conn
         conn.session = session
         self.active = session
-        guilds = [g for g in sim.guilds.values() if not g.deleted]
+        session.shard = shard_of(data)
+        guilds = [g for g in sim.guilds.values() if not g.deleted and on_shard(session, g.id)]
         ready: dict[str, Any] = {
             "v": 10,
             "user": {

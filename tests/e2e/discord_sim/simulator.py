@@ -847,7 +847,7 @@ class DiscordSimulator:
         command_name: str | None = None,
         source_message: SimMessage | None = None,
     ) -> SimInteraction:
-        session = self.gateway.active
+        session = self.gateway.session_for(channel.guild_id)
         if session is None or not session.alive:
             raise SimulatorUsageError(
                 "no bot is connected to the gateway (start the bot and wait until it is ready)"
