@@ -24,7 +24,7 @@ from videojobs.telemetry import NoMetrics
 
 from . import render
 from .errors import reply_error
-from .front import front_of, launch, requester_of
+from .front import TaskButton, front_of, launch, requester_of
 from .remix import RemixButton
 
 log = logging.getLogger(__name__)
@@ -212,27 +212,11 @@ class ResultView(discord.ui.View):
         self.add_item(DetailsButton(task.id))
 
 
-class RetryButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"vb:retry:(?P<task_id>[0-9a-f]{32})"
-):
+class RetryButton(TaskButton, template=r"vb:retry:(?P<task_id>[0-9a-f]{32})"):
     """Same settings again, as a new task counted against the limits."""
 
-    def __init__(self, task_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Retry",
-                emoji="🔁",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"vb:retry:{task_id}",
-            )
-        )
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
-    ) -> RetryButton:
-        return cls(match["task_id"])
+    action, button_label, button_emoji = "retry", "Retry", "🔁"
+    button_style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction) -> None:
         front = front_of(interaction.client)
@@ -245,32 +229,10 @@ class RetryButton(
                 await reply_error(interaction, exc)
 
 
-class DetailsButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"vb:details:(?P<task_id>[0-9a-f]{32})",
-):
+class DetailsButton(TaskButton, template=r"vb:details:(?P<task_id>[0-9a-f]{32})"):
     """Every setting and id, for whoever asks."""
 
-    def __init__(self, task_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Details",
-                emoji="ℹ️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=self.custom_id_for(task_id),
-            )
-        )
-        self.task_id = task_id
-
-    @staticmethod
-    def custom_id_for(task_id: str) -> str:
-        return f"vb:details:{task_id}"
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
-    ) -> DetailsButton:
-        return cls(match["task_id"])
+    action, button_label, button_emoji = "details", "Details", "ℹ️"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         interaction.extras["task_id"] = self.task_id

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, ClassVar, Self, cast
 
 import discord
 
@@ -163,3 +163,37 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
     finally:
         # stored already: it runs and is reported in the channel even if Discord failed us here
         front.service.send_in_background(task.id)
+
+
+class TaskButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"vb:[a-z]+:(?P<task_id>[0-9a-f]{32})"
+):
+    """A button about one task that keeps working after a restart: its custom id is
+    `vb:<action>:<task id>`. Each kind names its action, look and template (its own
+    `template=`, registered in bot.py) and handles `callback`."""
+
+    action: ClassVar[str]
+    button_label: ClassVar[str]
+    button_emoji: ClassVar[str]
+    button_style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=self.button_label,
+                emoji=self.button_emoji,
+                style=self.button_style,
+                custom_id=self.custom_id_for(task_id),
+            )
+        )
+        self.task_id = task_id
+
+    @classmethod
+    def custom_id_for(cls, task_id: str) -> str:
+        return f"vb:{cls.action}:{task_id}"
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> Self:
+        return cls(match["task_id"])

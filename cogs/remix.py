@@ -19,7 +19,7 @@ from discord.ext import commands
 from videojobs.models import MAX_PROMPT_CHARS, VideoRequest
 
 from .errors import reply_error
-from .front import Front, OpenForms, front_of, launch, requester_of
+from .front import Front, OpenForms, TaskButton, front_of, launch, requester_of
 
 FORM_ID = re.compile(r"vb:remix-form:(?P<task_id>[0-9a-f]{32}):[0-9a-f]{8}")
 PROMPT_FIELD = "prompt"
@@ -27,27 +27,10 @@ NEGATIVE_FIELD = "negative_prompt"
 FORM_TIMEOUT = 3600.0  # then discord.py forgets the form; RemixCog still handles it
 
 
-class RemixButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"vb:remix:(?P<task_id>[0-9a-f]{32})"
-):
+class RemixButton(TaskButton, template=r"vb:remix:(?P<task_id>[0-9a-f]{32})"):
     """Opens the Remix form (for the requester or an admin)."""
 
-    def __init__(self, task_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Remix",
-                emoji="✏️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"vb:remix:{task_id}",
-            )
-        )
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
-    ) -> RemixButton:
-        return cls(match["task_id"])
+    action, button_label, button_emoji = "remix", "Remix", "✏️"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         front = front_of(interaction.client)

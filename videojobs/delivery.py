@@ -77,32 +77,27 @@ class Delivery:
             self._delivering.discard(task.id)
 
     async def _deliver_once(self, task: VideoTask) -> None:
-        store = self.lc.store
-        now = self.lc.clock.now()
+        store, notifier = self.lc.store, self.lc.notifier
         if not task.delivery.is_owed:
             return
-        if task.delivery is DeliveryState.NONE:
-            if not await store.claim_delivery(task.id, now):
-                return
-        else:  # CLAIMED earlier: a crash or a failed attempt. Was it sent after all?
-            try:
-                found = await self.lc.notifier.find_delivery(task)
-            except Exception:
-                log.exception("task %s: could not check for an earlier delivery", task.id)
-                await self._failed(task)
-                return
-            if found is not None:
-                await store.mark_delivered(task.id, found, now)
-                log.info("task %s: earlier delivery found (message %s)", task.id, found)
-                return
+        if task.delivery is DeliveryState.NONE and not await store.claim_delivery(
+            task.id, self.lc.clock.now()
+        ):
+            return
+        earlier: int | None = None
         try:
-            message_id = await self.lc.notifier.deliver(task)
+            if task.delivery is DeliveryState.CLAIMED:  # a crash or a failed attempt: sent?
+                earlier = await notifier.find_delivery(task)
+            message_id = earlier if earlier is not None else await notifier.deliver(task)
         except Exception:
             log.exception("task %s: delivery failed", task.id)
             await self._failed(task)
             return
         delivered_at = self.lc.clock.now()
         await store.mark_delivered(task.id, message_id, delivered_at)
+        if earlier is not None:
+            log.info("task %s: earlier delivery found (message %s)", task.id, earlier)
+            return
         self.lc.metrics.delivered(delivered_at - (task.finished_at or delivered_at))
         log.info("task %s delivered (message %s)", task.id, message_id)
 
