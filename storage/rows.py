@@ -57,28 +57,15 @@ COLUMNS = (
     "send_after",
     "frames",
 )
-# What `update` writes: everything but the identity, the request, the creation time and the
-# delivery columns (those belong to claim_delivery, mark_delivered and the retry writes, so that
-# a stale copy of a task never undoes a claim or a delivery).
-MUTABLE_COLUMNS = (
-    "thread_id",
-    "status_message_id",
-    "upload_limit",
-    "gateway_task_id",
-    "state",
-    "progress",
-    "result_url",
-    "failure_reason",
-    "attempts",
-    "poll_errors",
-    "next_poll_at",
-    "deadline_at",
-    "updated_at",
-    "finished_at",
-    "wait_reason",
-    "send_after",
-    "frames",
+# What `update` writes: everything but the identity, the request, the creation time, the task it
+# retries, its cost and the delivery columns (those belong to claim_delivery, mark_delivered and
+# the retry writes, so that a stale copy of a task never undoes a claim or a delivery).
+_FIXED_COLUMNS = frozenset(
+    {"id", "short_id", "requester_id", "guild_id", "channel_id", "request", "created_at"}
+    | {"retry_of", "cost"}
+    | {c for c in COLUMNS if c.startswith("deliver")}
 )
+MUTABLE_COLUMNS = tuple(c for c in COLUMNS if c not in _FIXED_COLUMNS)
 
 
 def state_list(states: Iterable[TaskState]) -> str:
