@@ -116,7 +116,7 @@ _COMPLETED_DURATIONS = (
     "SELECT finished_at - created_at FROM tasks "
     "WHERE state = 'completed' AND ((request::jsonb) ->> 'model') = $1 "
     "AND ((request::jsonb) ->> 'mode') = $2 AND ((request::jsonb) ->> 'duration') = $3 "
-    "ORDER BY finished_at DESC LIMIT $4"
+    "AND attempts <= 1 ORDER BY finished_at DESC LIMIT $4"
 )
 _FINISHED_IN_GUILD = (
     f"{_SELECT} WHERE requester_id = $1 AND guild_id = $2 AND state IN {TERMINAL} "
@@ -329,7 +329,7 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
         self, model: str, mode: str, duration: int, *, limit: int
     ) -> list[float]:
         """Seconds from creation to completion of the newest `limit` COMPLETED tasks with
-        this model, mode and duration, newest first."""
+        this model, mode and duration, newest first; not those sent more than once."""
         rows = await self._pool.fetch(_COMPLETED_DURATIONS, model, mode, str(duration), limit)
         return [float(row[0]) for row in rows if row[0] is not None]
 

@@ -97,7 +97,7 @@ _COMPLETED_DURATIONS = (
     "SELECT finished_at - created_at FROM tasks "
     "WHERE state = 'completed' AND json_extract(request, '$.model') = ? "
     "AND json_extract(request, '$.mode') = ? AND json_extract(request, '$.duration') = ? "
-    "ORDER BY finished_at DESC LIMIT ?"
+    "AND attempts <= 1 ORDER BY finished_at DESC LIMIT ?"
 )
 _FINISHED_TASKS = (
     f"{_SELECT} WHERE requester_id = ? AND guild_id IS ? AND state IN {_TERMINAL} "
@@ -351,7 +351,7 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
         self, model: str, mode: str, duration: int, *, limit: int
     ) -> list[float]:
         """Seconds from creation to completion of the newest `limit` COMPLETED tasks with
-        this model, mode and duration, newest first."""
+        this model, mode and duration, newest first; not those sent more than once."""
         rows = await self._conn.execute_fetchall(
             _COMPLETED_DURATIONS, (model, mode, duration, limit)
         )

@@ -372,6 +372,7 @@ class MemoryStore:
             for t in self.tasks.values()
             if t.state is TaskState.COMPLETED
             and t.finished_at is not None
+            and t.attempts <= 1
             and (t.request.model, t.request.mode, t.request.duration) == (model, mode, duration)
         ]
         done.sort(key=lambda t: t.finished_at or 0, reverse=True)

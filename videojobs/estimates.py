@@ -6,7 +6,9 @@ For one model, mode and duration, the recent completed tasks' times from creatio
 - the time left of a running task: the median of what remained, in those of them that took
   longer than it has run so far (the time left given it is not done yet), so it never goes
   negative and grows honest when a task runs long ("taking longer than usual").
-Nothing is shown before `MIN_SAMPLES` tasks finished. bench/estimate.py measures the error.
+Tasks sent more than once (they waited for the video service to come back) don't count: the
+estimate is the service's usual speed, not an outage's. Nothing is shown before `MIN_SAMPLES`
+tasks finished. bench/estimate.py measures the error.
 """
 
 from __future__ import annotations

@@ -296,7 +296,8 @@ class MemberQueries(Protocol):
         self, model: str, mode: str, duration: int, *, limit: int
     ) -> list[float]:
         """Seconds from creation to completion of the newest `limit` COMPLETED tasks with
-        this model, mode and duration, newest first."""
+        this model, mode and duration, newest first; tasks sent more than once (they waited
+        for the video service to come back) are left out."""
         ...
 
     async def finished_tasks(

@@ -37,6 +37,7 @@ async def test_completed_durations_of_one_kind_newest_first(store: Any) -> None:
     await finished(store, 7.0, request=replace(STD5, mode="pro"), at=NOW + 5000)
     await finished(store, 9.0, request=replace(STD5, duration=10), at=NOW + 5000)
     await finished(store, 11.0, request=replace(STD5, model="kling-v2"), at=NOW + 5000)
+    await finished(store, 900.0, at=NOW + 5000, attempts=3)  # waited out an outage
     assert await store.insert_within_limits(make_task(request=STD5), **NO_LIMITS) is None
 
     assert await store.completed_durations("kling-v3", "std", 5, limit=10) == [120, 110, 100]
