@@ -261,6 +261,14 @@ _NOT_FORWARDED = frozenset({502, 503, 521, 522, 523, 525, 526})
 _MAYBE_FORWARDED = frozenset({504, 520, 524})
 
 
+def _relay_5xx(status: int, said: _Said) -> bool:
+    """One of the relay's own JSON 5xx refusals. Whatever its code says (even
+    `model_not_found`, which the relay also answers while its channels for the model are
+    disabled after upstream errors), the same request may be taken later, so a create that
+    met one waits (product-spec.md, /video)."""
+    return status >= 500 and status not in _MAYBE_FORWARDED and said.relay
+
+
 def _may_have_reached(status: int, said: _Said) -> bool:
     """Whether a refused request may have been acted on nonetheless.
 
@@ -296,7 +304,7 @@ def error_from_response(
         detail += f": {shorten(words, DETAIL_CHARS)}"
     return GatewayError(
         message,
-        retryable=reason.transient and _is_retryable_status(status),
+        retryable=_is_retryable_status(status) and (reason.transient or _relay_5xx(status, said)),
         may_have_reached=_may_have_reached(status, said),
         task_missing=reason is NOT_FOUND,
         status=status,

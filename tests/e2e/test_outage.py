@@ -14,6 +14,8 @@ import asyncio
 import collections
 from collections.abc import Sequence
 
+from gateway.simulator import Fault
+
 from .discord_sim.interactions import SimInteraction
 from .discord_sim.models import SimMember
 from .scenario import MakeScenario, Scenario
@@ -191,3 +193,16 @@ async def test_deadline_passed_during_the_outage_fails_once(make_scenario: MakeS
     short = s.short_id(inter)
     assert len(s.results(s.where(inter), short) + s.results(s.channel, short)) == 1
     assert [ext for ext in made_upstream(s) if ext.startswith(short)] == []
+
+
+async def test_the_relays_own_json_5xx_is_waited_out(make_scenario: MakeScenario) -> None:
+    """The relay refuses the create with its JSON 500 do_request_failed, twice: the task
+    waits and is made once."""
+    s = await make_scenario(**SHRUNK)
+    s.kling.add_faults(
+        Fault(route="create", status=500, body="code", code="do_request_failed", times=2)
+    )
+    inter = await s.video(prompt="a paper crane")
+    await delivered_once_each(s, [inter])
+    assert len(s.creates()) == 3
+    assert sorted(made_upstream(s).values()) == [1]

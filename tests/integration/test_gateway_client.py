@@ -389,24 +389,26 @@ async def test_bad_parameter_carries_klings_reason(make_client: Any, style: str)
     )
 
 
-async def test_build_request_failed_is_not_retried(
+async def test_build_request_failed_is_reported_with_its_reason(
     make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
 ) -> None:
-    """500 build_request_failed is the client's fault: no retry."""
+    """500 build_request_failed: one create, the relay's words for the member, worth waiting
+    for like any JSON 5xx of the relay (the caller decides)."""
     message = "json: cannot unmarshal number into Go struct field .duration of type string"
     sim.add_faults(Fault(status=500, body="code", code="build_request_failed", message=message))
     error = await rejected(make_client(style="kling").create(text_request()))
-    assert (error.status, error.code, error.retryable) == (500, "build_request_failed", False)
+    assert (error.status, error.code, error.worth_waiting) == (500, "build_request_failed", True)
     assert "cannot unmarshal" in str(error)
     assert sleep.delays == []
 
 
-async def test_unknown_model_is_not_retried(
+async def test_unknown_model_names_the_setting(
     make_client: Any, sim: GatewaySimulator, sleep: RecordingSleep
 ) -> None:
-    """503 model_not_found will not pass with time: no retry."""
+    """503 model_not_found: one create, a message naming KLING_MODELS, worth waiting for (the
+    relay says the same while its channels for the model are disabled)."""
     error = await rejected(make_client().create(text_request(model="kling-v9")))
-    assert (error.status, error.code, error.retryable) == (503, "model_not_found", False)
+    assert (error.status, error.code, error.worth_waiting) == (503, "model_not_found", True)
     assert "KLING_MODELS" in str(error)
     assert len(sim.requests) == 1
 

@@ -244,13 +244,20 @@ def test_refusals_not_worth_waiting_for(status: int) -> None:
     assert not error.worth_waiting
 
 
-def test_model_not_served_is_not_waited_for() -> None:
-    """The relay's 503 model_not_found names a setting to fix, not an outage to sit out."""
-    body = error_shape("No available channel for model x", code="model_not_found")
-    error = error_from_response(503, body, {})
+@pytest.mark.parametrize(
+    ("code", "status", "words"),
+    [
+        ("model_not_found", 503, "KLING_MODELS"),
+        ("build_request_failed", 500, "rejected the request"),
+    ],
+)
+def test_every_json_5xx_of_the_relay_is_waited_for(code: str, status: int, words: str) -> None:
+    """The relay's own JSON 5xx refusals are worth waiting for (product-spec.md), whatever
+    their code; the member's message still says what the relay meant, for the end."""
+    error = error_from_response(status, code_shape(code, "No available channel for model x"), {})
     assert not error.may_have_reached
-    assert not error.worth_waiting
-    assert "KLING_MODELS" in str(error)
+    assert error.worth_waiting
+    assert words in str(error)
 
 
 def test_unknown_task_is_task_missing() -> None:
