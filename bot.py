@@ -37,6 +37,7 @@ from config import Settings, SettingsError, load_settings
 from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
+from media.files import remove_stale_workspaces
 from media.images import ImageFixer
 from observability import logs
 from observability.prometheus import PrometheusMetrics
@@ -94,6 +95,9 @@ class VideoBot(commands.Bot):
     async def setup_hook(self) -> None:
         assert self.front is not None
         service = self.front.service
+        stale = await asyncio.to_thread(remove_stale_workspaces)
+        if stale:
+            log.info("removed %d temporary media folders left by an earlier run", stale)
         report = await service.recover()
         log.info(
             "resuming: %d tasks being polled, %d never sent (sending now; %d of them waiting "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import aiohttp
 
 WORKSPACE_PREFIX = "klingbot-media-"
 CHUNK = 1 << 16
+STALE_AFTER = 3600.0  # far longer than any download or re-encode (they are time-bounded)
 
 
 class TooLarge(Exception):
@@ -27,6 +29,20 @@ async def workspace() -> AsyncIterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_workspaces(max_age: float = STALE_AFTER) -> int:
+    """Remove workspaces a killed process left behind (blocking: run it in a thread). Returns
+    how many. Only ours (by prefix), and only old ones, so another bot process on the machine
+    keeps its own."""
+    removed = 0
+    cutoff = time.time() - max_age
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKSPACE_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 async def download(

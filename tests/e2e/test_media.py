@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,3 +137,20 @@ async def test_a_video_that_cannot_fit_comes_as_the_link(
     assert "expires" in result.content
     assert not s.discord.calls(method="POST", status=413)
     await _no_leftovers(s, tmp_path)
+
+
+async def test_temporary_folders_left_by_a_killed_bot_are_removed_at_start(
+    make_scenario: MakeScenario, tmp_path: Path
+) -> None:
+    """A SIGKILL mid-download leaves its temporary folder; the next start removes old ones
+    (not recent ones: another bot process on the machine may be using them)."""
+    old, recent = tmp_path / "klingbot-media-old", tmp_path / "klingbot-media-recent"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "original.mp4").write_bytes(b"\0" * 1024)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    s = await make_scenario(TMPDIR=str(tmp_path))
+    await s.bot.wait_for_log("removed 1 temporary media folders")
+    assert not old.exists()
+    assert recent.exists()
