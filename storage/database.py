@@ -61,6 +61,32 @@ async def open_database(path: str | Path) -> aiosqlite.Connection:
     return conn
 
 
+def pending_migrations(migrations: list[Migration], current: int) -> list[Migration]:
+    """The migrations above version `current`. Raises MigrationError when the database is
+    newer than this code (both backends)."""
+    latest = len(migrations)
+    if current > latest:
+        raise MigrationError(
+            f"the database is at version {current}, newer than this code knows ({latest}); "
+            "use a newer version of the bot"
+        )
+    return migrations[current:]
+
+
+def migration_failed(migration: Migration, exc: Exception, current: int) -> MigrationError:
+    return MigrationError(
+        f"migration {migration.name} failed: {exc}; the database was left at version {current}"
+    )
+
+
+def log_migrated(what: str, current: int, pending: list[Migration]) -> None:
+    if pending:
+        names = ", ".join(m.name for m in pending)
+        log.info(
+            "%s migrated from version %d to %d (%s)", what, current, pending[-1].version, names
+        )
+
+
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """The migrations in `directory`, in order. Raises MigrationError on a bad name or a gap."""
     migrations: list[Migration] = []
@@ -91,34 +117,20 @@ async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) 
     await conn.execute("BEGIN IMMEDIATE")
     try:
         current = await _user_version(conn)
-        if current > latest:
-            raise MigrationError(
-                f"the database is at version {current}, newer than this code knows ({latest}); "
-                "use a newer version of the bot"
-            )
-        pending = migrations[current:]
+        pending = pending_migrations(migrations, current)
         for migration in pending:
             try:
                 for statement in split_statements(migration.sql):
                     await conn.execute(statement)
             except sqlite3.Error as exc:
-                raise MigrationError(
-                    f"migration {migration.name} failed: {exc}; "
-                    f"the database was left at version {current}"
-                ) from exc
+                raise migration_failed(migration, exc, current) from exc
         if pending:
             await conn.execute(f"PRAGMA user_version = {latest:d}")
         await conn.execute("COMMIT")
     except BaseException:
         await conn.rollback()
         raise
-    if pending:
-        log.info(
-            "database migrated from version %d to %d (%s)",
-            current,
-            latest,
-            ", ".join(m.name for m in pending),
-        )
+    log_migrated("database", current, pending)
     return latest
 
 

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import asyncpg
 
-from .database import MigrationError, load_migrations
+from .database import (
+    load_migrations,
+    log_migrated,
+    migration_failed,
+    pending_migrations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +69,16 @@ async def migrate(conn: asyncpg.Connection, directory: Path = PG_MIGRATIONS_DIR)
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
         await conn.execute(_SCHEMA_MIGRATIONS)
         current = await schema_version(conn)
-        if current > latest:
-            raise MigrationError(
-                f"the database is at version {current}, newer than this code knows ({latest}); "
-                "use a newer version of the bot"
-            )
-        pending = migrations[current:]
+        pending = pending_migrations(migrations, current)
         for migration in pending:
             try:
                 await conn.execute(migration.sql)
             except asyncpg.PostgresError as exc:
-                raise MigrationError(
-                    f"migration {migration.name} failed: {exc}; "
-                    f"the database was left at version {current}"
-                ) from exc
+                raise migration_failed(migration, exc, current) from exc
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                 migration.version,
                 migration.name,
             )
-    if pending:
-        log.info(
-            "PostgreSQL database migrated from version %d to %d (%s)",
-            current,
-            latest,
-            ", ".join(m.name for m in pending),
-        )
+    log_migrated("PostgreSQL database", current, pending)
     return latest
