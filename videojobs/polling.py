@@ -31,7 +31,7 @@ _STATE_FOR = {
     GatewayState.FAILED: TaskState.FAILED,
 }
 
-Outcome = Literal["finished", "error", "polled"]
+Outcome = Literal["finished", "error", "polled", "deferred"]
 
 
 class PollCounts(NamedTuple):
@@ -116,6 +116,12 @@ class Polling:
             )
             return "finished"
         assert task.gateway_task_id is not None
+        deferred = lc.schedule.deferred(
+            task.id, lc.clock.now(), task.deadline_at, task.created_at, task.updated_at
+        )
+        if deferred is not None:  # the safety net learnt meanwhile that it is too early
+            later.append(_Later(task.evolve(next_poll_at=deferred), lc.clock.now()))
+            return "deferred"
         snapshot: TaskSnapshot | None = None
         error: Exception | None = None
         async with self._slots:

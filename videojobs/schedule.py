@@ -268,6 +268,24 @@ class PollSchedule:
             return self._clamp(now + self._slow * self._jittered(), deadline)
         return self._net(created, now, deadline)
 
+    def deferred(
+        self, task_id: str, now: float, deadline: float, created: float, scheduled: float
+    ) -> float | None:
+        """For a task due now on the safety net (scheduled at `scheduled`, before what was
+        learnt since, e.g. with no finish times yet): a later moment when polling it is worth a
+        request, or None to poll it now. Only while a mark of the net lies ahead and none has
+        passed since it was scheduled (a poll due at a mark, or at the slow pace, goes)."""
+        if task_id in self._hints or not (task_id in self._heard or self.callbacks_alive(now)):
+            return None
+        created = self._heard.get(task_id, created)
+        marks = [created + age for age in self._safety_marks(now)]
+        if not marks or any(scheduled < mark <= now for mark in marks):
+            return None
+        upcoming = [mark for mark in marks if mark > now + self.interval]
+        if not upcoming:
+            return None
+        return self._net(created, now, deadline)
+
     def _net(self, created: float, now: float, deadline: float) -> float:
         upcoming = [created + age for age in self._safety_marks(now) if created + age > now]
         when = min(upcoming) if upcoming else now + self._slow * self._jittered()

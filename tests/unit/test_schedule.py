@@ -201,6 +201,23 @@ def test_while_callbacks_reach_the_bot_a_task_not_heard_from_is_on_the_safety_ne
     assert schedule.after_success(later, later + 3600, "quiet", created_at=T0) == later + 10
 
 
+def test_a_safety_net_poll_planned_before_anything_was_learnt_is_put_off() -> None:
+    """Heard before any finish time was known (after a restart): its poll at the slow pace is
+    put off to the first mark once marks are known; a poll due at a mark is not."""
+    schedule = PollSchedule(10, relay_refresh=0, callbacks=True, jitter=0)
+    schedule.heard("t", created_at=T0, now=T0 + 5)
+    assert schedule.deferred("t", T0 + 65, T0 + 3600, T0, T0 + 5) is None  # nothing learnt
+    for age in range(100, 300, 2):
+        schedule.finished(float(age))
+    later = schedule.deferred("t", T0 + 80, T0 + 3600, T0, T0 + 5)  # marks: once an interval
+    assert later is not None and 195 <= later - T0 <= 205
+    assert schedule.deferred("t", T0 + 201, T0 + 3600, T0, T0 + 65) is None  # at its mark
+    assert schedule.deferred("t", T0 + 400, T0 + 3600, T0, T0 + 300) is None  # slow pace
+    assert schedule.deferred("other", T0 + 80, T0 + 3600, T0, T0 + 5) is not None  # alive
+    schedule.hinted("t", T0 + 60)
+    assert schedule.deferred("t", T0 + 80, T0 + 3600, T0, T0 + 5) is None  # asked to poll
+
+
 def test_heard_means_nothing_without_callbacks() -> None:
     schedule = PollSchedule(10, relay_refresh=0, callbacks=False, jitter=0)
     schedule.heard("t", created_at=T0, now=T0)
