@@ -128,7 +128,8 @@ class MeteredStore(SqliteTaskStore):
         for task in tasks:
             self.due_by_task[task.id] = task.next_poll_at
             if task.gateway_task_id is not None:
-                self.due.setdefault(task.gateway_task_id, task.next_poll_at)
+                # the latest hand-out: a poll put off by the safety net is due at its new time
+                self.due[task.gateway_task_id] = task.next_poll_at
         return tasks
 
 
