@@ -65,6 +65,8 @@ async def test_metrics_count_what_happened(make_scenario: MakeScenario) -> None:
     inters.append(await s.video(prompt="a kite over a beach"))
     await s.result(inters[-1])
     stuck = await s.video(prompt="[stuck] a clock that never strikes")
+    # sent in the background after the first response: cancel it once the gateway has it
+    await s.discord.wait_for(lambda: len(s.creates()) == 4, timeout=10, message="4th create")
     during = await scrape(base)
     assert value(during, "klingbot_tasks_unfinished") == 1
     await s.command("cancel", task=s.short_id(stuck))
