@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,6 +141,41 @@ def test_env_example_lists_every_setting_with_a_comment() -> None:
         assert index is not None, f"{name} missing from .env.example"
         above = lines[index - 1]
         assert above.startswith("#") or above.startswith(("CALLBACK_",)), f"{name} has no comment"
+
+
+class RecordingEnvironment(dict[str, str]):
+    """An environment that remembers every name config.py asks it for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def settings_config_reads() -> set[str]:
+    """The names load_settings() reads, found by running it (no list kept by hand)."""
+    environ = RecordingEnvironment({"DISCORD_TOKEN": "token", "KLING_API_KEY": "key"})
+    load_settings(environ, dotenv_path=None)
+    return environ.asked
+
+
+def test_env_example_lists_every_setting_config_reads() -> None:
+    """A setting config.py reads but .env.example does not list fails here."""
+    read = settings_config_reads()
+    assert set(SPEC_SETTINGS) <= read  # the recording sees every setting
+    listed = {
+        line.split("=", 1)[0].lstrip("# ").strip()
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line
+    }
+    assert sorted(read - listed) == []
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
