@@ -146,6 +146,7 @@ class DiscordNotifier:
         view = ResultView(task)
         nonce = task.id[:25]  # Discord drops a repeat of the same nonce for a few minutes
         limit = self.upload_limit(task)
+        cannot_attach = False
         if upload is not None:
             text = render.result_text(task, smaller_copy=upload.smaller_copy, limit=limit)
             try:
@@ -157,11 +158,16 @@ class DiscordNotifier:
                     nonce=nonce,
                 )
             except discord.HTTPException as exc:
-                if exc.status != 413:
+                if exc.status not in (403, 413):
                     raise
-                log.info("task %s: upload refused as too large (413), sending the link", task.id)
+                # 403: no Attach Files here (if the bot may not post at all, the link fails
+                # the same way and the next channel is tried)
+                cannot_attach = exc.status == 403
+                log.info("task %s: upload refused (%s), sending the link", task.id, exc.status)
         link_instead = task.state is TaskState.COMPLETED
-        text = render.result_text(task, link_instead=link_instead, limit=limit)
+        text = render.result_text(
+            task, link_instead=link_instead, limit=limit, cannot_attach=cannot_attach
+        )
         return await channel.send(
             render.clip(text, 2000), view=view, allowed_mentions=MENTION_REQUESTER, nonce=nonce
         )

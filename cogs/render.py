@@ -225,7 +225,12 @@ def _left(value: int | None) -> str:
 
 
 def result_text(
-    task: VideoTask, *, link_instead: bool = False, smaller_copy: bool = False, limit: int = 0
+    task: VideoTask,
+    *,
+    link_instead: bool = False,
+    smaller_copy: bool = False,
+    limit: int = 0,
+    cannot_attach: bool = False,
 ) -> str:
     """The content of the message that tells the requester how the task ended."""
     who = f"<@{task.requester_id}>"
@@ -241,6 +246,12 @@ def result_text(
             )
         if not link_instead:
             return f"{who} your video {tag} is ready."
+        if cannot_attach:
+            return (
+                f"{who} your video {tag} is ready. The bot may not upload files here (it "
+                f"needs the Attach Files permission), so here is the link: {task.result_url}\n"
+                f"{expiry}"
+            )
         return (
             f"{who} your video {tag} is ready. It is larger than this server's upload "
             f"limit{size}, so here is the link: {task.result_url}\n{expiry}"

@@ -168,3 +168,23 @@ async def test_two_large_frames_are_kept_together_within_the_upload_limit(
     assert sum(len(a.data) for a in shown.attachments) <= 10 * 1024 * 1024
     for attachment in shown.attachments:
         meets_kling_rules(attachment.data)
+
+
+async def test_without_attach_files_frames_go_inline_and_the_video_as_a_link(
+    scenario: Scenario,
+) -> None:
+    """Where the bot may not upload files, the fixed frame reaches the gateway as raw base64
+    (meeting Kling's rules), and the video comes as its link with the reason."""
+    scenario.discord.set_channel_permissions(scenario.channel, allow_attach=False)
+    frame = scenario.discord.add_attachment(
+        "sunset.webp", webp_bytes(1280, 720), content_type="image/webp", width=1280, height=720
+    )
+    inter = await scenario.video(prompt="the sun sinks into the sea", image=frame)
+    result = await scenario.result(inter)
+    (create,) = scenario.creates()
+    assert not create.json["image"].startswith(("http", "data:"))
+    assert meets_kling_rules(await gateway_image(create.json["image"])) == ("PNG", 1280, 720)
+    assert not result.attachments
+    assert scenario.kling.base_url in result.content
+    assert "Attach Files" in result.content
+    assert f"<@{scenario.member.user.id}>" in result.content

@@ -329,6 +329,7 @@ class SimChannel:
     topic: str | None = None
     allow_threads: bool = True
     allow_send: bool = True
+    allow_attach: bool = True
     owner_id: int | None = None
     recipient: SimUser | None = None
     auto_archive_duration: int = 1440
@@ -362,6 +363,8 @@ class SimChannel:
             deny |= Perm.CREATE_PUBLIC_THREADS | Perm.CREATE_PRIVATE_THREADS
         if not self.allow_send:
             deny |= Perm.SEND_MESSAGES | Perm.SEND_MESSAGES_IN_THREADS
+        if not self.allow_attach:
+            deny |= Perm.ATTACH_FILES
         return deny
 
     def payload(self) -> dict[str, Any]:

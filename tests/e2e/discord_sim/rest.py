@@ -577,6 +577,12 @@ class RestApi:
         if home is not None and not home.allow_send:
             raise E.missing_permissions()
 
+    def _require_attach(self, channel: SimChannel, ctx: Ctx) -> None:
+        """Files need Attach Files (a thread follows its parent): 403 50013 without it."""
+        home = self.sim.permission_channel(channel)
+        if ctx.uploads and home is not None and not home.allow_attach:
+            raise E.missing_permissions()
+
     async def get_channel(self, ctx: Ctx) -> Reply:
         return Reply(200, self._channel(ctx).payload())
 
@@ -620,6 +626,7 @@ class RestApi:
         sim = self.sim
         channel = self._channel(ctx)
         self._require_send(channel)
+        self._require_attach(channel, ctx)
         body = ctx.body
         validate_message(body, file_count=len(ctx.uploads), creating=True)
         self._check_uploads(ctx, sim.upload_limit_for(channel))

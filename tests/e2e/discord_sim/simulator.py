@@ -347,12 +347,15 @@ class DiscordSimulator:
         *,
         allow_threads: bool | None = None,
         allow_send: bool | None = None,
+        allow_attach: bool | None = None,
     ) -> None:
         """Change what the bot may do in a channel (sends CHANNEL_UPDATE)."""
         if allow_threads is not None:
             channel.allow_threads = allow_threads
         if allow_send is not None:
             channel.allow_send = allow_send
+        if allow_attach is not None:
+            channel.allow_attach = allow_attach
         self.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
 
     def delete_message(self, message: MessageRef) -> None:
