@@ -141,7 +141,10 @@ async def test_sigkill_before_sending_sends_after_restart(scenario: Scenario) ->
     there): after the restart the task is sent once and delivered."""
     scenario.discord.inject_rate_limit("/threads", count=1, retry_after=5.0)
     inter = await scenario.video(prompt="a lantern drifting on a lake")
-    await asyncio.sleep(1.0)
+    await scenario.discord.wait_for(
+        lambda: scenario.discord.calls("POST", "/threads", status=429),
+        message="the rate-limited thread creation (the task is stored, not yet sent)",
+    )
     assert scenario.creates() == []
     await scenario.restart(kill=True)
     result = await scenario.result(inter)
@@ -200,5 +203,5 @@ async def test_sigkill_after_posting_before_recording_never_duplicates(
         lock.close()
     scenario.bot = await scenario.start_bot(scenario.settings)
     assert "1 results owed" in scenario.bot.logs  # the crash did land in the window
-    await asyncio.sleep(3)  # the owed delivery is settled at the first pass
+    await scenario.bot.wait_for_log("earlier delivery found")  # settled at the first pass
     assert len(scenario.results(thread, short)) == 1
