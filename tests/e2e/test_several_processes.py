@@ -49,3 +49,30 @@ async def test_a_killed_processs_task_is_finished_by_the_other_one(
     assert len(scenario.creates()) == 1
     assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
     assert survivor.running
+
+
+async def test_a_process_killed_mid_upload_never_delivers_twice(
+    make_scenario: MakeScenario, start_bot: Any, postgres_dsn: str
+) -> None:
+    """Two processes on one PostgreSQL. The one delivering a video is SIGKILLed while the
+    upload is on the wire (Discord keeps the message). Once its lease runs out the other finds
+    that message instead of sending a second one: the member sees one result."""
+    scenario = await make_scenario(DATABASE_URL=postgres_dsn)
+    other = await start_bot(scenario.settings)
+    scenario.discord.upload_hold = 4.0
+    inter = await scenario.video(prompt="a windmill at dusk")
+    await scenario.discord.wait_for(
+        lambda: scenario.discord.uploads_started >= 1, timeout=30, message="the upload"
+    )
+    holder = scenario.bot if "sent as gateway task" in scenario.bot.logs else other
+    survivor = other if holder is scenario.bot else scenario.bot
+
+    holder.kill()
+    await holder.wait_exit()
+
+    assert " delivered (message" not in holder.logs  # killed mid-upload
+    await survivor.wait_for_log("earlier delivery found", timeout=75)
+    result = await scenario.result(inter)
+    assert result.attachments
+    assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
+    assert len(scenario.creates()) == 1

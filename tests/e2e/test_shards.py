@@ -90,8 +90,9 @@ async def test_three_shard_processes_and_a_sigkill_deliver_every_task_once(
             assert senders == [shard] and creates[short] == 1, (short, senders)
         elif INTERRUPTED in result.content:  # killed while sending: reported, never resent
             assert senders == [] and creates[short] <= 1, (short, senders)
-        else:  # sent by shard 1, or (never sent when it died) by the process that took over
-            assert len(senders) == 1 and creates[short] == 1, (short, senders)
+        else:  # sent once: by shard 1 (which may die before logging it) or, when it died
+            # before sending, by the process that took the task over
+            assert len(senders) <= 1 and creates[short] == 1, (short, senders)
     syncing = [b for b in (first[0], first[1], first[2], bots[1]) if "commands synced" in b.logs]
     assert len(syncing) == 1  # the same commands, synced by one process only
     for guild, _, _ in guilds.values():

@@ -6,6 +6,7 @@ are listed in ``sim.unknown_routes`` so a test notices what the simulator lacks.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -630,6 +631,7 @@ class RestApi:
         body = ctx.body
         validate_message(body, file_count=len(ctx.uploads), creating=True)
         self._check_uploads(ctx, sim.upload_limit_for(channel))
+        await self._hold_upload(ctx)
         message = sim._create_message(
             channel,
             body,
@@ -641,6 +643,14 @@ class RestApi:
             | MessageFlag.IS_COMPONENTS_V2,
         )
         return Reply(200, message.payload())
+
+    async def _hold_upload(self, ctx: Ctx) -> None:
+        """A slow upload (`upload_hold`): the message is created after the hold even when the
+        client is gone by then, as Discord keeps what it received."""
+        if ctx.uploads and self.sim.upload_hold > 0:
+            self.sim.uploads_started += 1
+            self.sim._notify()
+            await asyncio.sleep(self.sim.upload_hold)
 
     async def get_message(self, ctx: Ctx) -> Reply:
         channel = self._channel(ctx)

@@ -98,6 +98,10 @@ class DiscordSimulator:
         #: message content 1<<15); asking for others closes the gateway with 4014 like Discord
         self.privileged_intents = privileged_intents
         self.interaction_deadline = interaction_deadline
+        # A message with files to a channel is held this long before it is created (a slow
+        # upload); `uploads_started` counts them as they arrive.
+        self.upload_hold = 0.0
+        self.uploads_started = 0
         self.interaction_token_ttl = interaction_token_ttl
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.dm_upload_limit = dm_upload_limit
