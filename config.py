@@ -75,10 +75,6 @@ class Settings:
     def task_timeout_seconds(self) -> float:
         return self.task_timeout_minutes * 60
 
-    def task_cost(self, mode: str, duration: int) -> float:
-        """Credits a task costs: its duration / 5 x the cost of its mode (TASK_COSTS)."""
-        return dict(self.task_costs).get(mode, 0.0) * duration / 5
-
 
 def load_settings(
     environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"

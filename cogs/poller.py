@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -81,6 +82,7 @@ class PollerCog(commands.Cog):
             "latency": self.bot.latency if self.bot.latency == self.bot.latency else None,
             "passes": self.passes,
         }
-        tmp = self.heartbeat_path.with_suffix(".tmp")
+        # one temporary file per process: two processes sharing a folder never trip over it
+        tmp = self.heartbeat_path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(beat))
         tmp.replace(self.heartbeat_path)
