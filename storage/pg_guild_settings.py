@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import asyncpg
 
+from storage.rows import setting_from_row
 from videojobs.policy import SettingRecord
 
 _SELECT = (
@@ -31,12 +32,7 @@ class GuildSettingsPg:
     async def guild_settings(self, guild_id: int) -> list[SettingRecord]:
         """Every value the server set, by key."""
         rows = await self._pool.fetch(_SELECT, guild_id)
-        return [
-            SettingRecord(
-                key=row[0], value=row[1], changed_by=int(row[2]), changed_at=float(row[3])
-            )
-            for row in rows
-        ]
+        return [setting_from_row(row) for row in rows]
 
     async def change_guild_settings(
         self, guild_id: int, values: Mapping[str, str | None], *, changed_by: int, at: float

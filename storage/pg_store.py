@@ -205,10 +205,7 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
         day_start: float,
         server_budget: float = 0.0,
     ) -> LimitCounts | None:
-        """Atomically count the requester's unfinished tasks and those created since
-        `day_start` (and the guild's credits spent since then, with a `server_budget`);
-        insert `task` only when all are within their limits (0 = no limit).
-        Returns None when inserted, else the counts that stopped it."""
+        """See TaskStore.insert_within_limits."""
         row = to_row(task)
         budgeted = server_budget > 0 and task.guild_id is not None
         async with self._pool.acquire() as conn, conn.transaction():

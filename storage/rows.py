@@ -22,6 +22,7 @@ from videojobs.models import (
     VideoRequest,
     VideoTask,
 )
+from videojobs.policy import SettingRecord
 
 COLUMNS = (
     "id",
@@ -218,3 +219,8 @@ def by_finish(task: VideoTask) -> tuple[bool, float, float]:
 
 def from_rows(rows: Iterable[Row]) -> list[VideoTask]:
     return [from_row(row) for row in rows]
+
+
+def setting_from_row(row: Any) -> SettingRecord:
+    """A guild_settings row (key, value, changed_by, changed_at) as the policy's record."""
+    return SettingRecord(key=row[0], value=row[1], changed_by=int(row[2]), changed_at=float(row[3]))

@@ -213,10 +213,7 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
         day_start: float,
         server_budget: float = 0.0,
     ) -> LimitCounts | None:
-        """Atomically count the requester's unfinished tasks and those created since
-        `day_start` (and the guild's credits spent since then, with a `server_budget`);
-        insert `task` only when all are within their limits (0 = no limit).
-        Returns None when inserted, else the counts that stopped it."""
+        """See TaskStore.insert_within_limits."""
         async with self._transaction() as conn:
             rows = await conn.execute_fetchall(
                 _COUNT_LIMITS, (task.requester_id, task.requester_id, day_start)
