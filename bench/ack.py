@@ -1,6 +1,6 @@
 """Acknowledgement under a burst: members send `/video` at the same moment to the real bot
 (`python bot.py`, via tests/e2e/harness.py's BotProcess) through the local Discord simulator
-(tests/e2e/discord_sim), with the gateway simulator in its own process. Measured: from the
+(tests/support/discord_sim), with the gateway simulator in its own process. Measured: from the
 moment the simulator dispatched each INTERACTION_CREATE to the moment it accepted the bot's
 first response (Discord allows 3 s), p50/p95/p99/max, per round and over all rounds.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import API_KEY, REPO_ROOT, SimProcess, summary, table, write_results
-from tests.e2e.discord_sim import DiscordSimulator, SimInteraction
 from tests.e2e.harness import BotProcess, default_bot_env
+from tests.support.discord_sim import DiscordSimulator, SimInteraction
 
 DISCORD_DEADLINE = 3.0
 

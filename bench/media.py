@@ -36,8 +36,8 @@ from bench.common import API_KEY, REPO_ROOT, machine, summary, table, write_resu
 from gateway.simulator import GatewaySimulator, SimulatorConfig
 from media.video import ffmpeg_executable
 from tests.clips import make_clip
-from tests.e2e.discord_sim import DiscordSimulator
 from tests.e2e.harness import BotProcess, default_bot_env
+from tests.support.discord_sim import DiscordSimulator
 
 LIMIT = 10 * 1024 * 1024
 GOAL_SECONDS = 15.0

@@ -28,8 +28,8 @@ import aiohttp
 
 from bench.common import API_KEY, free_port, table, write_results
 from gateway.simulator import GatewaySimulator, SimulatorConfig
-from tests.e2e.discord_sim import DiscordSimulator, SimInteraction
 from tests.e2e.harness import BotProcess, default_bot_env
+from tests.support.discord_sim import DiscordSimulator, SimInteraction
 
 WAITING = "waiting for the video service"
 SHORT_ID = re.compile(r"`([0-9a-f]{8})`")

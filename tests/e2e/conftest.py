@@ -8,7 +8,8 @@ from typing import Protocol
 
 import pytest
 
-from .discord_sim import DiscordSimulator, SimChannel, SimGuild, SimMember
+from tests.support.discord_sim import DiscordSimulator, SimChannel, SimGuild, SimMember
+
 from .harness import BotProcess, default_bot_env
 
 E2E_DIR = Path(__file__).parent

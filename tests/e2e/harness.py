@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .discord_sim import DiscordSimulator
+    from tests.support.discord_sim import DiscordSimulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

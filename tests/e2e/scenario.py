@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from gateway.simulator import GatewaySimulator, RecordedRequest, SimulatorConfig
+from tests.support.discord_sim import DiscordSimulator, SimChannel, SimGuild, SimMember
+from tests.support.discord_sim.interactions import SimInteraction
+from tests.support.discord_sim.models import SimAttachment, SimMessage
 
-from .discord_sim import DiscordSimulator, SimChannel, SimGuild, SimMember
-from .discord_sim.interactions import SimInteraction
-from .discord_sim.models import SimAttachment, SimMessage
 from .harness import BotProcess
 
 KEY = "sk-e2e-SECRET-7d1f2c"

@@ -21,8 +21,15 @@ import discord
 import pytest
 from discord import app_commands
 
+from tests.support.discord_sim import (
+    DiscordSimulator,
+    SimChannel,
+    SimGuild,
+    SimMember,
+    SimulatorUsageError,
+)
+
 from .conftest import StartBot
-from .discord_sim import DiscordSimulator, SimChannel, SimGuild, SimMember, SimulatorUsageError
 from .harness import BotProcess, patch_discord
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]

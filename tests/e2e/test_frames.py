@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-from .discord_sim.models import SimMessage
+from tests.support.discord_sim.models import SimMessage
+
 from .scenario import Scenario
 
 KLING_MAX_BYTES = 10 * 1000 * 1000

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-from .discord_sim.interactions import SimInteraction
-from .discord_sim.models import SimMessage
+from tests.support.discord_sim.interactions import SimInteraction
+from tests.support.discord_sim.models import SimMessage
+
 from .scenario import MakeScenario, Scenario
 
 LINE = re.compile(

@@ -15,9 +15,9 @@ import collections
 from collections.abc import Sequence
 
 from gateway.simulator import Fault
+from tests.support.discord_sim.interactions import SimInteraction
+from tests.support.discord_sim.models import SimMember
 
-from .discord_sim.interactions import SimInteraction
-from .discord_sim.models import SimMember
 from .scenario import MakeScenario, Scenario
 
 SCALE = 20  # the default longest wait (60 s) / the one TASK_TIMEOUT_MINUTES=1.5 gives (3 s)

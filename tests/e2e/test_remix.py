@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .discord_sim.interactions import SimInteraction
-from .discord_sim.models import SimMember, SimMessage
+from tests.support.discord_sim.interactions import SimInteraction
+from tests.support.discord_sim.models import SimMember, SimMessage
+
 from .scenario import MakeScenario, Scenario
 from .test_frames import gateway_image
 from .test_settings import manager, settings

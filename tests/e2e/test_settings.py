@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from .discord_sim import Perm, SimMember, SimulatorUsageError
-from .discord_sim.interactions import SimInteraction
+from tests.support.discord_sim import Perm, SimMember, SimulatorUsageError
+from tests.support.discord_sim.interactions import SimInteraction
+
 from .scenario import MakeScenario, Scenario
 
 MANAGE_GUILD = str(Perm.MANAGE_GUILD)

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from .discord_sim import SimChannel, SimGuild, SimMember
+from tests.support.discord_sim import SimChannel, SimGuild, SimMember
+
 from .scenario import MakeScenario, Scenario
 
 SHARDS = 3

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from .discord_sim import DiscordAPIError
-from .discord_sim.validation import check_modal_value, validate_modal
+from tests.support.discord_sim import DiscordAPIError
+from tests.support.discord_sim.validation import check_modal_value, validate_modal
 
 
 def text_input(**overrides: Any) -> dict[str, Any]:

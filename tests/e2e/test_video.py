@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.simulator import FAILURE_MESSAGE
+from tests.support.discord_sim.interactions import SimInteraction
+from tests.support.discord_sim.models import SimMessage
 
-from .discord_sim.interactions import SimInteraction
-from .discord_sim.models import SimMessage
 from .scenario import KEY, MakeScenario, Scenario
 
 

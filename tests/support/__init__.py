@@ -1,0 +1,1 @@
+"""The test tooling shared by every test layer: simulators' clients, fixtures' helpers."""
