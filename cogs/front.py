@@ -102,7 +102,9 @@ def requester_of(interaction: discord.Interaction) -> Requester:
     channel = interaction.channel
     parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
     user = interaction.user
-    roles = frozenset(r.id for r in user.roles) if isinstance(user, discord.Member) else frozenset()
+    # the role ids of the interaction's own member payload: `Member.roles` keeps only the roles
+    # in the guild cache, empty while the guild is unavailable
+    roles = frozenset(user._roles) if isinstance(user, discord.Member) else frozenset()
     perms = interaction.permissions
     return Requester(
         user_id=user.id,
