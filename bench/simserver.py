@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from gateway.simulator import GatewaySimulator, Outcome, SimulatorConfig, _parse_args
+from gateway.simulator import GatewaySimulator, Outcome
+from gateway.simulator.cli import parse_args, serve
 
 
 def add_bench_routes(sim: GatewaySimulator) -> None:
@@ -47,11 +47,11 @@ def add_bench_routes(sim: GatewaySimulator) -> None:
         return web.json_response({"changed": changed})
 
     async def tasks(request: web.Request) -> web.Response:
-        tick = sim.config.update_interval * factor()
-        origin = sim._origin  # the relay's tick grid starts there
+        tick = sim.config.tick
+        origin = sim.book.origin  # the relay's tick grid starts there
         out: dict[str, Any] = {}
-        for task_id in list(sim._tasks):
-            task = sim._tasks[task_id]
+        for task in sim.tasks:
+            task_id = task.id
             finishes = task.finishes
             visible: float | None = finishes
             if task.outcome is Outcome.STUCK:
@@ -69,37 +69,22 @@ def add_bench_routes(sim: GatewaySimulator) -> None:
 
     async def info(request: web.Request) -> web.Response:
         """The relay's tick grid: origin (monotonic) and period (scaled seconds)."""
-        return web.json_response(
-            {"origin": sim._origin, "tick": sim.config.update_interval * factor()}
-        )
+        return web.json_response({"origin": sim.book.origin, "tick": sim.config.tick})
 
-    sim._app.router.add_get("/_bench/info", info)
-    sim._app.router.add_get("/_bench/counts", counts)
-    sim._app.router.add_post("/_bench/shape", shape)
-    sim._app.router.add_get("/_bench/tasks", tasks)
-
-
-async def serve(config: SimulatorConfig, host: str, port: int) -> None:
-    sim = GatewaySimulator(config)
-    add_bench_routes(sim)
-    base = await sim.start(host, port)
-    print(f"READY {base}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
+    sim.app.router.add_get("/_bench/info", info)
+    sim.app.router.add_get("/_bench/counts", counts)
+    sim.app.router.add_post("/_bench/shape", shape)
+    sim.app.router.add_get("/_bench/tasks", tasks)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     import logging
 
-    args, config = _parse_args(argv)
+    args, config = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    asyncio.run(serve(config, args.host, args.port))
+    sim = GatewaySimulator(config)
+    add_bench_routes(sim)
+    asyncio.run(serve(sim, args.host, args.port, lambda base: print(f"READY {base}", flush=True)))
 
 
 if __name__ == "__main__":
