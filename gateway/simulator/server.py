@@ -35,7 +35,7 @@ class GatewaySimulator:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.book = TaskBook(config or SimulatorConfig(), clock)
-        self._trouble = Trouble(clock)
+        self._trouble = Trouble()
         self._log = RequestLog(self.book.config.record_limit)
         self._videos = Videos()
         self._callbacks = CallbackSender(self.book)
@@ -129,9 +129,9 @@ class GatewaySimulator:
     ) -> Outage:
         """Answer every request of `routes` like a gateway in trouble (`html_503`, `busy_429`
         or `timeout_504`), for `seconds` of the simulator's clock or until `end_outage`."""
-        return self._trouble.start_outage(
-            mode, seconds=seconds, retry_after=retry_after, routes=routes
-        )
+        until = None if seconds is None else self.book.now() + seconds
+        self._trouble.outage = Outage(mode, tuple(routes), retry_after, until)
+        return self._trouble.outage
 
     def end_outage(self) -> None:
         self._trouble.outage = None
@@ -216,7 +216,7 @@ class GatewaySimulator:
         kind = self._kinds.get(route, "other")
         authorized = request.headers.get("Authorization") == f"Bearer {self.config.api_key}"
         await self._log.record(request, route, kind, authorized)
-        outage = self._trouble.outage_for(kind)
+        outage = self._trouble.outage_for(kind, self.book.now())
         if outage is not None:
             return await answer_outage(request, handler, outage, authorized)
         fault = self._trouble.take_fault(kind)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -35,8 +35,7 @@ class _QueuedFault:
 class Trouble:
     """The faults waiting for requests, and the outage under way if any."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._faults: list[_QueuedFault] = []
         self.outage: Outage | None = None
 
@@ -67,21 +66,10 @@ class Trouble:
 
     # --- outages ------------------------------------------------------------------------------
 
-    def start_outage(
-        self,
-        mode: str,
-        *,
-        seconds: float | None = None,
-        retry_after: str | None = None,
-        routes: Sequence[str] = API_KINDS,
-    ) -> Outage:
-        until = None if seconds is None else self._clock() + seconds
-        self.outage = Outage(mode, tuple(routes), retry_after, until)
-        return self.outage
-
-    def outage_for(self, kind: str) -> Outage | None:
+    def outage_for(self, kind: str, now: float) -> Outage | None:
+        """The outage under way for requests of `kind` at `now`, if any."""
         outage = self.outage
-        if outage is None or not outage.covers(kind, self._clock()):
+        if outage is None or not outage.covers(kind, now):
             return None
         return outage
 
