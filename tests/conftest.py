@@ -1,13 +1,17 @@
-"""Fixtures shared by every test folder: a real PostgreSQL server, started once per session."""
+"""Fixtures shared by every test folder: a real PostgreSQL server (started once per session), a
+clock the test moves and an HTTP client session. Plain helpers (free ports, waiting on a
+condition, the clock itself) are in tests/support/."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 
 from .pg_server import PostgresServer, PostgresUnavailable, start_server
+from .support.clock import FakeClock
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +34,16 @@ def postgres_server() -> Iterator[PostgresServer]:
 async def postgres_dsn(postgres_server: PostgresServer) -> str:
     """The DSN of a new, empty database on the session's server."""
     return await postgres_server.create_database()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Time that moves only when the test calls `clock.advance(seconds)`."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp client session, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -1,5 +1,5 @@
 """Hand-written fakes of the core's ports: an in-memory store, a scripted gateway, a recording
-notifier and a clock that moves only when told."""
+notifier. (The clock that moves only when told is tests/support/clock.py.)"""
 
 from __future__ import annotations
 
@@ -26,17 +26,6 @@ from videojobs.policy import SettingRecord
 from videojobs.ports import LimitCounts, within_limits
 
 _TASK_ID = re.compile(r"[0-9a-f]{32}")
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_770_000_000.0) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class MemoryKeyValues:

@@ -15,12 +15,13 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import asyncpg
+
+from .support.ports import free_port
 
 USER = "bot"
 
@@ -46,12 +47,6 @@ def find_bindir() -> Path:
         "no PostgreSQL server binaries (initdb) found: install the Debian package "
         "`postgresql` or set PG_BINDIR"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:

@@ -10,20 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tests.support.clock import FakeClock
+from tests.support.waiting import wait_until
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, new_task_id
 
 from .conftest import Backend
 
 NOW = 1_700_010_000.0
 LEASE = 30.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = NOW
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def make_task(**changes: Any) -> VideoTask:
@@ -42,8 +36,8 @@ def make_task(**changes: Any) -> VideoTask:
     return VideoTask(**fields)
 
 
-async def two(backend: Backend) -> tuple[Any, Any, Clock]:
-    clock = Clock()
+async def two(backend: Backend) -> tuple[Any, Any, FakeClock]:
+    clock = FakeClock(NOW)
     return await backend.open("proc-a", clock), await backend.open("proc-b", clock), clock
 
 
@@ -69,12 +63,12 @@ async def test_due_polls_go_to_one_process_until_its_lease_runs_out(backend: Bac
     tasks = [await insert(a, state=TaskState.RUNNING, next_poll_at=NOW - i) for i in range(3)]
 
     assert {t.id for t in await a.due_for_poll(NOW, 10)} == {t.id for t in tasks}
-    clock.t += LEASE / 2
+    clock.advance(LEASE / 2)
     assert await b.due_for_poll(NOW, 10) == []
     assert len(await a.due_for_poll(NOW, 10)) == 3  # renewed to now + LEASE
-    clock.t += LEASE - 1
+    clock.advance(LEASE - 1)
     assert await b.due_for_poll(NOW, 10) == []
-    clock.t += 2
+    clock.advance(2)
     taken = await b.due_for_poll(NOW, 10)
 
     assert [t.id for t in taken] == [t.id for t in reversed(tasks)]  # soonest first
@@ -87,7 +81,7 @@ async def test_two_processes_claiming_at_once_split_the_work(backend: Backend) -
     a, b, clock = await two(backend)
     for i in range(60):
         await insert(a, state=TaskState.QUEUED, next_poll_at=NOW - i, requester_id=i)
-    clock.t += LEASE + 1  # the inserts' leases ran out: every task is free
+    clock.advance(LEASE + 1)  # the inserts' leases ran out: every task is free
 
     results = await asyncio.gather(a.due_for_poll(NOW, 40), b.due_for_poll(NOW, 40))
 
@@ -103,10 +97,10 @@ async def test_renewing_keeps_a_live_processs_leases(backend: Backend) -> None:
     a, b, clock = await two(backend)
     mine = await insert(a, state=TaskState.RUNNING)
     theirs = await insert(b, state=TaskState.RUNNING)
-    clock.t += LEASE - 1
+    clock.advance(LEASE - 1)
 
     assert await a.renew_leases() == 1
-    clock.t += LEASE - 1
+    clock.advance(LEASE - 1)
 
     assert await a.lease_of(mine.id) == ("proc-a", NOW + 2 * LEASE - 1)
     assert [t.id for t in await b.due_for_poll(NOW, 10)] == [theirs.id]
@@ -117,7 +111,7 @@ async def test_an_expired_lease_is_not_renewed(backend: Backend) -> None:
     """A process that stalled past its lease does not take back what it lost."""
     a, _, clock = await two(backend)
     await insert(a, state=TaskState.RUNNING)
-    clock.t += LEASE + 1
+    clock.advance(LEASE + 1)
 
     assert await a.renew_leases() == 0
 
@@ -145,7 +139,7 @@ async def test_a_dead_processs_claimed_delivery_is_taken_over(backend: Backend) 
     a, b, clock = await two(backend)
     task = await insert(a, state=TaskState.FAILED, finished_at=NOW)
     assert await a.claim_delivery(task.id, NOW)
-    clock.t += LEASE + 1
+    clock.advance(LEASE + 1)
 
     taken = await b.deliveries_due(NOW, 10)
 
@@ -164,7 +158,7 @@ async def test_only_a_gone_processs_unsent_tasks_are_orphans(backend: Backend) -
     await insert(a, state=TaskState.RUNNING, created_at=NOW + 3)
 
     assert await b.orphaned(10) == []
-    clock.t += LEASE + 1
+    clock.advance(LEASE + 1)
     orphans = await b.orphaned(10)
 
     assert [t.id for t in orphans] == [pending.id, submitting.id]
@@ -175,7 +169,7 @@ async def test_waiting_tasks_go_to_one_process(backend: Backend) -> None:
     """Tasks waiting for the gateway are handed to one process at a time."""
     a, b, clock = await two(backend)
     task = await insert(b, wait_reason="busy", send_after=NOW)
-    clock.t += LEASE + 1
+    clock.advance(LEASE + 1)
 
     assert [t.id for t in await a.waiting(10)] == [task.id]
     assert await b.waiting(10) == []
@@ -188,7 +182,7 @@ async def test_take_leases_one_task_unless_another_process_holds_it(backend: Bac
 
     assert await a.take(task.id) is True
     assert await b.take(task.id) is False
-    clock.t += LEASE + 1
+    clock.advance(LEASE + 1)
     assert await b.take(task.id) is True
     assert await a.take(task.id) is False
     assert await a.take("0" * 32) is False
@@ -207,10 +201,8 @@ async def test_an_insert_wakes_the_other_processes(backend: Backend) -> None:
     if backend.name == "sqlite":  # one process per SQLite file: nobody to wake
         assert woke == []
         return
-    for _ in range(500):  # the notifications arrive on B's listening connection
-        if len(woke) >= 2:
-            break
-        await asyncio.sleep(0.01)
+    # the notifications arrive on B's listening connection
+    await wait_until(lambda: len(woke) >= 2, 5, what="two wake-ups", interval=0.01)
     assert woke == ["b", "b"]
 
 
@@ -223,7 +215,7 @@ async def test_a_named_lock_has_one_holder_until_it_expires(backend: Backend) ->
     assert await b.try_lock("command_sync", 60) is False
     assert await a.try_lock("command_sync", 60) is True
     assert await b.try_lock("other", 60) is True
-    clock.t += 61
+    clock.advance(61)
     assert await b.try_lock("command_sync", 60) is True
     assert await a.try_lock("command_sync", 60) is False
 

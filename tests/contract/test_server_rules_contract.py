@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.fakes import FakeClock
+from tests.support.clock import FakeClock
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
 from videojobs.policy import BotDefaults, Policies
 

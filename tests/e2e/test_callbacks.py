@@ -4,17 +4,11 @@ callback without it is refused."""
 
 from __future__ import annotations
 
-import socket
-
 import aiohttp
 
+from tests.support.ports import free_port
+
 from .scenario import MakeScenario
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_a_signed_callback_delivers_without_polling(make_scenario: MakeScenario) -> None:

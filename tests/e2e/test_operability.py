@@ -3,21 +3,16 @@ happened, a health probe that tells a connected bot from a cut-off one, and JSON
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
+
 from .scenario import KEY, MakeScenario, Scenario
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -109,19 +104,16 @@ async def test_healthz_turns_503_when_discord_is_gone(make_scenario: MakeScenari
     async def health() -> int:
         return (await get(f"{base}/healthz"))[0]
 
-    assert await _eventually(health, 200)
+    async def healthy() -> bool:
+        return await health() == 200
+
+    async def unhealthy() -> bool:
+        return await health() == 503
+
+    await wait_until(healthy, 10, what="/healthz to answer 200", interval=0.1)
     await s.discord.stop()  # Discord unreachable: the bot is cut off, but still running
-    assert await _eventually(health, 503)
+    await wait_until(unhealthy, 10, what="/healthz to answer 503", interval=0.1)
     assert s.bot.running
-
-
-async def _eventually(probe: Any, expected: int, timeout: float = 10.0) -> bool:
-    """Whether `probe()` returns `expected` within `timeout` (asked every 0.1 s)."""
-    for _ in range(int(timeout / 0.1)):
-        if await probe() == expected:
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def test_json_logs_carry_the_task_guild_and_process(make_scenario: MakeScenario) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.pg_server import free_port
+from tests.support.ports import free_port
 
 from .scenario import MakeScenario
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from gateway.client import GatewayClient
 from gateway.simulator import GatewaySimulator, SimulatorConfig
 from storage.task_store import SqliteTaskStore
 from tests.fakes import RecordingNotifier
+from tests.support.ports import free_port
 from videojobs.callbacks import CallbackNews
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import GatewayState, Requester, TaskState, VideoRequest, VideoTask
@@ -29,12 +29,6 @@ from videojobs.signing import KEY_META, CallbackSigner
 
 KEY = "sk-callback-test"
 REQUEST = VideoRequest(prompt="a heron", model="kling-v3")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from storage.task_store import SqliteTaskStore
-from tests.fakes import FakeClock, FakeGateway, RecordingNotifier
+from tests.fakes import FakeGateway, RecordingNotifier
+from tests.support.clock import FakeClock
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import DeliveryState, Requester, TaskState, VideoRequest
 from videojobs.policy import BotDefaults, Policies
@@ -140,8 +141,7 @@ async def run_with_crash(world: World, fuse: Fuse | None) -> bool:
     try:
         await life(service, wrap(store), world.clock)
     except Crash:
-        await asyncio.sleep(0)  # let the dead process's background jobs hit the fuse too
-        await service.drain(1.0)
+        await service.drain(1.0)  # the dead process's background jobs hit the fuse too
         return True
     finally:
         await store.close()

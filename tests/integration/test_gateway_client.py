@@ -6,10 +6,7 @@ The simulator runs on a fake clock where a test needs a task to move; retries us
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,22 +15,15 @@ import pytest
 from gateway.client import GatewayClient
 from gateway.simulator import Fault, GatewaySimulator, SimulatorConfig
 from gateway.wire import camera_control
+from tests.support.clock import FakeClock
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 from videojobs.errors import GatewayError
 from videojobs.models import GatewayState, GenerationRequest, ImageRef, TaskSnapshot, VideoRequest
 
-KEY = "sk-live-3c9e1f7a5b2d48e6"
+from .conftest import GATEWAY_KEY as KEY
+
 SATURATED = "当前分组上游负载已饱和，请稍后再试"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class RecordingSleep:
@@ -47,36 +37,15 @@ class RecordingSleep:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def sim(clock: FakeClock) -> AsyncIterator[GatewaySimulator]:
-    simulator = GatewaySimulator(SimulatorConfig(api_key=KEY), clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
-@pytest.fixture
 def sleep() -> RecordingSleep:
     return RecordingSleep()
 
 
 @pytest.fixture
-def make_client(
-    session: aiohttp.ClientSession, sim: GatewaySimulator, sleep: RecordingSleep
-) -> Any:
+def make_client(http: aiohttp.ClientSession, sim: GatewaySimulator, sleep: RecordingSleep) -> Any:
     def make(**options: Any) -> GatewayClient:
         settings: dict[str, Any] = {"base_url": sim.base_url, "api_key": KEY, "sleep": sleep}
-        return GatewayClient(session, **(settings | options))
+        return GatewayClient(http, **(settings | options))
 
     return make
 
@@ -100,13 +69,6 @@ def sent_bodies(sim: GatewaySimulator) -> list[Any]:
 
 def paths(sim: GatewaySimulator) -> list[str]:
     return [f"{r.method} {r.path}" for r in sim.requests]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -312,10 +274,10 @@ async def rejected(call: Any) -> GatewayError:
     return caught.value
 
 
-async def test_invalid_key(sim: GatewaySimulator, session: aiohttp.ClientSession) -> None:
+async def test_invalid_key(sim: GatewaySimulator, http: aiohttp.ClientSession) -> None:
     """401: tell the owner to check KLING_API_KEY; no retry."""
     sleep = RecordingSleep()
-    client = GatewayClient(session, base_url=sim.base_url, api_key="sk-wrong", sleep=sleep)
+    client = GatewayClient(http, base_url=sim.base_url, api_key="sk-wrong", sleep=sleep)
     error = await rejected(client.create(text_request()))
     assert error.status == 401
     assert "KLING_API_KEY" in str(error)
@@ -597,11 +559,11 @@ async def test_timed_out_create_is_never_sent_again(
     assert len([r for r in sim.requests if r.kind == "create"]) == 1
 
 
-async def test_closed_port(session: aiohttp.ClientSession) -> None:
+async def test_closed_port(http: aiohttp.ClientSession) -> None:
     """Nobody listening: unreachable, retryable, tried max_attempts times."""
     sleep = RecordingSleep()
     client = GatewayClient(
-        session, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=sleep
+        http, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=sleep
     )
     error = await rejected(client.fetch("task_x", request=TEXT))
     assert (error.code, error.retryable) == ("unreachable", True)
@@ -674,7 +636,7 @@ async def test_retries_are_logged_without_headers(
 async def test_the_key_never_leaks(
     make_client: Any,
     sim: GatewaySimulator,
-    session: aiohttp.ClientSession,
+    http: aiohttp.ClientSession,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Not in logs (aiohttp's included, at DEBUG), errors, reprs, even when echoed back."""
@@ -698,7 +660,7 @@ async def test_the_key_never_leaks(
             await client.create(text_request())
         errors.append(caught.value)
     unreachable = GatewayClient(
-        session, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=RecordingSleep()
+        http, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, sleep=RecordingSleep()
     )
     with pytest.raises(GatewayError) as caught:
         await unreachable.fetch("task_x", request=TEXT)
@@ -720,21 +682,22 @@ async def test_the_key_never_leaks(
 # --- a whole run ------------------------------------------------------------------------------
 
 
-async def test_full_run_with_a_real_download(session: aiohttp.ClientSession) -> None:
+async def test_full_run_with_a_real_download(http: aiohttp.ClientSession) -> None:
     """Create, poll until done, download a real mp4 (it starts with an ftyp box)."""
     config = SimulatorConfig(api_key=KEY, time_factor=0.002)  # ~0.1 s for a task
     async with GatewaySimulator(config) as sim:
-        client = GatewayClient(session, base_url=sim.base_url, api_key=KEY)
-        snapshot = await client.create(text_request(prompt="A cat surfing [big]"))
-        for _ in range(500):
-            if snapshot.state in (GatewayState.COMPLETED, GatewayState.FAILED):
-                break
-            await asyncio.sleep(0.01)
-            snapshot = await client.fetch(snapshot.task_id, request=TEXT)
+        client = GatewayClient(http, base_url=sim.base_url, api_key=KEY)
+        created = await client.create(text_request(prompt="A cat surfing [big]"))
 
+        async def finished() -> TaskSnapshot | None:
+            snapshot = await client.fetch(created.task_id, request=TEXT)
+            done = snapshot.state in (GatewayState.COMPLETED, GatewayState.FAILED)
+            return snapshot if done else None
+
+        snapshot = await wait_until(finished, 10, what="the task to finish", interval=0.01)
         assert snapshot.state is GatewayState.COMPLETED
         assert snapshot.video_url is not None
-        async with session.get(snapshot.video_url) as response:
+        async with http.get(snapshot.video_url) as response:
             assert response.status == 200
             assert response.content_type == "video/mp4"
             video = await response.read()

@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import struct
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +18,14 @@ import pytest
 from aiohttp import web
 
 from gateway.simulator import SAMPLE_MP4, Fault, GatewaySimulator, SimulatorConfig
+from tests.support.clock import FakeClock
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
-KEY = "sk-sim-7d2c9a4e1f"
+from .conftest import GATEWAY_KEY as KEY
+
 AUTH = {"Authorization": f"Bearer {KEY}"}
 REPO = Path(__file__).resolve().parents[2]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def sim(clock: FakeClock) -> AsyncIterator[GatewaySimulator]:
-    simulator = GatewaySimulator(SimulatorConfig(api_key=KEY), clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(
@@ -534,13 +506,6 @@ async def test_callbacks_follow_each_status_change(http: aiohttp.ClientSession) 
 # --- command line -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_runs_as_a_module(http: aiohttp.ClientSession) -> None:
     """`python -m gateway.simulator --port N --api-key K` serves the gateway."""
     port = free_port()
@@ -553,14 +518,14 @@ async def test_runs_as_a_module(http: aiohttp.ClientSession) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+
+        async def answered() -> tuple[int, Any] | None:
             try:
-                status, body = await call(http, "GET", f"{base}/v1/video/generations/task_x")
-                break
+                return await call(http, "GET", f"{base}/v1/video/generations/task_x")
             except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the simulator did not start")
+                return None
+
+        status, body = await wait_until(answered, 10, what="the simulator to answer on its port")
         assert (status, body["code"]) == (400, "task_not_exist")
     finally:
         process.terminate()
@@ -607,10 +572,7 @@ async def test_refused_connections_for_a_while(
     await sim.refuse_connections(seconds=0.2)
     with pytest.raises(aiohttp.ClientConnectorError):
         await create_kling(http, sim)
-    for _ in range(100):
-        if sim.listening:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: sim.listening, 5, what="the port to open again")
     status, _ = await create_kling(http, sim)
     assert status == 200
 
@@ -673,14 +635,7 @@ async def test_outage_over_http(http: aiohttp.ClientSession, sim: GatewaySimulat
     assert status == 400 and "seconds" in body["error"]
     status, _ = await call(http, "POST", control, {"mode": "refuse", "seconds": 0.2})
     assert status == 200
-    for _ in range(20):
-        if not sim.listening:
-            break
-        await asyncio.sleep(0.02)
-    assert not sim.listening
-    for _ in range(100):
-        if sim.listening:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: not sim.listening, 0.4, what="the port to close", interval=0.02)
+    await wait_until(lambda: sim.listening, 5, what="the port to open again")
     status, _ = await create_kling(http, sim)
     assert status == 200

@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
+from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
+from tests.support.clock import FakeClock
 from videojobs.errors import GatewayError, RequestRejected
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import Requester, TaskState, VideoRequest

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cogs.settings import settings_embed
 from cogs.status import help_embed, limits_text
-from tests.fakes import FakeClock, MemoryStore
+from tests.fakes import MemoryStore
+from tests.support.clock import FakeClock
 from videojobs.policy import BotDefaults, Policies, SettingRecord
 
 BIG_ID = 1234567890123456789

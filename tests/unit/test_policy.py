@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.fakes import FakeClock, MemoryStore
+from tests.fakes import MemoryStore
+from tests.support.clock import FakeClock
 from videojobs.errors import RequestRejected
 from videojobs.policy import (
     BotDefaults,

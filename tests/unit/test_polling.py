@@ -7,7 +7,8 @@ from collections.abc import Collection, Sequence
 
 import pytest
 
-from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
+from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
+from tests.support.clock import FakeClock
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import Requester, TaskSnapshot, TaskState, VideoRequest, VideoTask
 from videojobs.policy import BotDefaults, Policies

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeClock, FakeGateway, MemoryStore, RecordingNotifier
+from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
+from tests.support.clock import FakeClock
 from videojobs.errors import GatewayError, NotAllowed, RequestRejected, TaskNotFound
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import (
