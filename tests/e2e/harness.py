@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.support.waiting import wait_until
+
 if TYPE_CHECKING:
     from tests.support.discord_sim import DiscordSimulator
 
@@ -224,17 +226,20 @@ class BotProcess:
         await sim.wait_for(ready, timeout, message="the bot to connect and sync its commands")
 
     async def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.logs:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{text!r} not in the bot's output after {timeout} s\n{self._diagnostics()}"
-                )
+        """Until ``text`` is in the bot's output; fails at once if the bot exited without it."""
+
+        def printed() -> bool:
+            if text in self.logs:
+                return True
             if not self.running and self._reader is not None and self._reader.done():
                 raise AssertionError(
                     f"the bot exited without printing {text!r}\n{self._diagnostics()}"
                 )
-            await asyncio.sleep(0.05)
+            return False
+
+        await wait_until(
+            printed, timeout, what=f"{text!r} in the bot's output", details=self._diagnostics
+        )
 
     async def wait_exit(self, timeout: float = 10.0) -> int:
         assert self._proc is not None, "not started"

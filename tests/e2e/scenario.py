@@ -7,9 +7,11 @@ the test process (fast timing), so a test can inject gateway faults and read wha
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,6 +121,28 @@ class Scenario:
             message=f"the result of task {short}",
         )
         return found[0]
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What the running bot's poller wrote after its last pass (heartbeat.json beside the
+        database: its `passes` and the `time` of that pass); empty before the first pass."""
+        path = Path(self.bot.env["DATABASE_PATH"]).parent / "heartbeat.json"
+        try:
+            beat = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return beat if isinstance(beat, dict) else {}
+
+    def poller_passes(self) -> int:
+        """How many passes the running bot's poller has made."""
+        return int(self.heartbeat().get("passes", 0))
+
+    async def poller_passed(self, more: int) -> None:
+        """Wait until the poller has made `more` passes after now: proof that time went by in
+        the bot, for checks that something did not happen meanwhile."""
+        target = self.poller_passes() + more
+        await self.discord.wait_for(
+            lambda: self.poller_passes() >= target, message=f"{more} more passes of the poller"
+        )
 
     def creates(self) -> list[RecordedRequest]:
         return [r for r in self.kling.requests if r.kind == "create"]

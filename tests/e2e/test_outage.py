@@ -4,14 +4,15 @@ wait for the video service) and are made once each when it ends; a create that m
 the gateway is never sent again.
 
 Time is shrunk, not mocked: TASK_TIMEOUT_MINUTES=1.5 shrinks every wait between probes 20-fold
-(the longest becomes 3 s instead of a minute), so an outage of OUTAGE_20S here stands for one of
-20 s at the default settings, and OUTAGE_3MIN for one of three minutes.
+(the longest becomes 3 s instead of a minute). The "20 s" outages last until the bot has failed
+two more probes (at the default backoff, some 20 s once a few have failed); the three-minute one
+until the bot's own poller has seen OUTAGE_3MIN (three minutes, shrunk) go by. No test sleeps.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
+import time
 from collections.abc import Sequence
 
 from gateway.simulator import Fault
@@ -22,7 +23,6 @@ from .scenario import MakeScenario, Scenario
 
 SCALE = 20  # the default longest wait (60 s) / the one TASK_TIMEOUT_MINUTES=1.5 gives (3 s)
 SHRUNK = {"TASK_TIMEOUT_MINUTES": "1.5", "MAX_ACTIVE_TASKS_PER_USER": "0"}
-OUTAGE_20S = 20 / SCALE
 OUTAGE_3MIN = 180 / SCALE
 WAITING = "waiting for the video service"
 
@@ -79,6 +79,27 @@ def create_attempts_logged(s: Scenario) -> int:
     return s.bot.logs.count("create failed")
 
 
+async def outage_goes_on(s: Scenario, probes: int = 2) -> None:
+    """The outage lasts while the bot probes `probes` more times and fails (at the default
+    backoff, two probes after the first few are some 20 s of outage)."""
+    target = create_attempts_logged(s) + probes
+    await s.discord.wait_for(
+        lambda: create_attempts_logged(s) >= target,
+        timeout=15,
+        message=f"{probes} more failed probes while the outage goes on",
+    )
+
+
+async def outage_lasts(s: Scenario, seconds: float) -> None:
+    """The outage lasts until the bot's own poller has seen `seconds` go by (its heartbeat)."""
+    until = time.time() + seconds
+    await s.discord.wait_for(
+        lambda: s.heartbeat().get("time", 0.0) >= until,
+        timeout=seconds + 15,
+        message=f"the bot's poller to run {seconds:g} s into the outage",
+    )
+
+
 async def test_refused_connections_for_20s_then_each_task_made_once(
     make_scenario: MakeScenario,
 ) -> None:
@@ -88,7 +109,7 @@ async def test_refused_connections_for_20s_then_each_task_made_once(
     await s.kling.refuse_connections()
     inters = await send_videos(s, 3)
     await all_waiting(s, inters)
-    await asyncio.sleep(OUTAGE_20S)  # the outage goes on
+    await outage_goes_on(s)
     await s.kling.accept_connections()
     await delivered_once_each(s, inters)
     assert sorted(made_upstream(s).values()) == [1, 1, 1]
@@ -105,7 +126,7 @@ async def test_refused_connections_for_3min_probe_one_at_a_time(
     await s.kling.refuse_connections()
     inters = await send_videos(s, 5)
     await all_waiting(s, inters)
-    await asyncio.sleep(OUTAGE_3MIN)
+    await outage_lasts(s, OUTAGE_3MIN)
     tries = create_attempts_logged(s)
     await s.kling.accept_connections()
     await delivered_once_each(s, inters)
@@ -122,7 +143,10 @@ async def test_html_503_for_20s_only_the_oldest_task_probes(make_scenario: MakeS
     s.kling.start_outage("html_503")
     inters = await send_videos(s, 3)
     await all_waiting(s, inters)
-    await asyncio.sleep(OUTAGE_20S)
+    probed = len(s.creates())
+    await s.discord.wait_for(
+        lambda: len(s.creates()) >= probed + 2, timeout=15, message="2 more probes refused"
+    )
     s.kling.end_outage()
     refused = [r.json["metadata"]["external_task_id"] for r in s.creates()]
     await delivered_once_each(s, inters)
@@ -171,7 +195,7 @@ async def test_restart_during_the_outage_still_sends_once(make_scenario: MakeSce
     await all_waiting(s, inters)
     await s.restart(kill=True)
     assert "3 of them waiting for the video service" in s.bot.logs
-    await asyncio.sleep(OUTAGE_20S)
+    await outage_goes_on(s)  # the restarted bot takes up the probing
     await s.kling.accept_connections()
     await delivered_once_each(s, inters)
     assert sorted(made_upstream(s).values()) == [1, 1, 1]
