@@ -11,29 +11,13 @@ import asyncio
 from typing import Any
 
 from tests.support.clock import FakeClock
+from tests.support.tasks import NOW, make_task
 from tests.support.waiting import wait_until
-from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, new_task_id
+from videojobs.models import DeliveryState, TaskState, VideoTask
 
 from .conftest import Backend
 
-NOW = 1_700_010_000.0
 LEASE = 30.0
-
-
-def make_task(**changes: Any) -> VideoTask:
-    fields: dict[str, Any] = {
-        "id": new_task_id(),
-        "requester_id": 111,
-        "guild_id": 222,
-        "channel_id": 333,
-        "request": VideoRequest(prompt="a fox in the snow", model="kling-v3"),
-        "created_at": NOW,
-        "deadline_at": NOW + 1800,
-        "next_poll_at": NOW,
-        "updated_at": NOW,
-    }
-    fields.update(changes)
-    return VideoTask(**fields)
 
 
 async def two(backend: Backend) -> tuple[Any, Any, FakeClock]:

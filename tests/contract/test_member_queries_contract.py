@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from tests.support.tasks import NO_LIMITS, NOW, make_task
 from videojobs.models import TaskState, VideoRequest
-
-from .test_store_contract import NO_LIMITS, NOW, make_task
 
 STD5 = VideoRequest(prompt="a cat", model="kling-v3")
 

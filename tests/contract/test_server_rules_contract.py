@@ -8,31 +8,19 @@ import asyncio
 from typing import Any
 
 from tests.support.clock import FakeClock
-from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
+from tests.support.tasks import DAY, NOW
+from tests.support.tasks import make_task as admitted_task
+from videojobs.models import TaskState, VideoTask
 from videojobs.policy import BotDefaults, Policies
 
 from .conftest import Backend
 
-DAY = 1_700_006_400.0  # a UTC midnight
-NOW = DAY + 3600.0
-GUILD = 222
+GUILD = 222  # the server of every task of make_task
 
 
 def make_task(**changes: Any) -> VideoTask:
-    fields: dict[str, Any] = {
-        "id": new_task_id(),
-        "requester_id": 111,
-        "guild_id": GUILD,
-        "channel_id": 333,
-        "request": VideoRequest(prompt="a heron in the reeds", model="kling-v3"),
-        "created_at": NOW,
-        "deadline_at": NOW + 1800,
-        "next_poll_at": NOW,
-        "updated_at": NOW,
-        "cost": 1.0,
-    }
-    fields.update(changes)
-    return VideoTask(**fields)
+    """A task costing one credit (the budget tests count credits)."""
+    return admitted_task(**{"cost": 1.0, **changes})
 
 
 async def admit(store: Any, task: VideoTask, budget: float) -> bool:

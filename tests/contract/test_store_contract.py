@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.tasks import DAY, NO_LIMITS, NOW, make_task
 from videojobs.errors import DuplicateTaskId, InvalidTaskRecord
 from videojobs.models import (
     ACTIVE_STATES,
@@ -21,33 +22,12 @@ from videojobs.models import (
     TaskState,
     VideoRequest,
     VideoTask,
-    new_task_id,
 )
 from videojobs.ports import LimitCounts, TaskStore
 
 from .conftest import Backend
 
 BIG_ID = 1234567890123456789
-DAY = 1_700_006_400.0  # a UTC midnight
-NOW = DAY + 3600.0
-
-NO_LIMITS: dict[str, Any] = {"max_active": 0, "max_daily": 0, "day_start": DAY}
-
-
-def make_task(**changes: Any) -> VideoTask:
-    fields: dict[str, Any] = {
-        "id": new_task_id(),
-        "requester_id": 111,
-        "guild_id": 222,
-        "channel_id": 333,
-        "request": VideoRequest(prompt="a cat on a skateboard", model="kling-v3"),
-        "created_at": NOW,
-        "deadline_at": NOW + 1800,
-        "next_poll_at": NOW,
-        "updated_at": NOW,
-    }
-    fields.update(changes)
-    return VideoTask(**fields)
 
 
 async def insert(store: TaskStore, **changes: Any) -> VideoTask:

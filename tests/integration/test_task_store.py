@@ -28,39 +28,18 @@ from storage.database import (
     split_statements,
 )
 from storage.task_store import SqliteTaskStore
+from tests.support.tasks import DAY, NO_LIMITS, NOW, make_task
 from videojobs.models import (
     ACTIVE_STATES,
     POLLED_STATES,
     TERMINAL_STATES,
     TaskState,
-    VideoRequest,
     VideoTask,
-    new_task_id,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIG_ID = 1234567890123456789
-DAY = 1_700_006_400.0  # a UTC midnight
-NOW = DAY + 3600.0
 LEASE = {"me": "p1", "lnow": NOW, "until": NOW + 30, "now": NOW, "limit": 10}
-
-NO_LIMITS: dict[str, Any] = {"max_active": 0, "max_daily": 0, "day_start": DAY}
-
-
-def make_task(**changes: Any) -> VideoTask:
-    fields: dict[str, Any] = {
-        "id": new_task_id(),
-        "requester_id": 111,
-        "guild_id": 222,
-        "channel_id": 333,
-        "request": VideoRequest(prompt="a cat on a skateboard", model="kling-v3"),
-        "created_at": NOW,
-        "deadline_at": NOW + 1800,
-        "next_poll_at": NOW,
-        "updated_at": NOW,
-    }
-    fields.update(changes)
-    return VideoTask(**fields)
 
 
 @pytest.fixture
