@@ -22,7 +22,8 @@ from bot import VideoBot, bot_defaults
 from cogs.delivery import DiscordNotifier
 from cogs.front import Front
 from config import Settings
-from tests.fakes import FakeClock, FakeGateway, MemoryStore
+from tests.fakes import FakeGateway, MemoryStore
+from tests.support.clock import FakeClock
 from videojobs.estimates import Estimates
 from videojobs.history import History
 from videojobs.lifecycle import ServiceConfig
