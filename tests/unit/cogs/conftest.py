@@ -27,7 +27,7 @@ from tests.support.clock import FakeClock
 from videojobs.estimates import Estimates
 from videojobs.history import History
 from videojobs.lifecycle import ServiceConfig
-from videojobs.models import VideoTask
+from videojobs.models import GatewayState, TaskSnapshot, VideoTask
 from videojobs.policy import Policies
 from videojobs.service import VideoJobsService
 
@@ -61,6 +61,7 @@ class Outcome:
 
     payload: dict[str, Any]
     calls: list[Call]
+    rest: DiscordRest
 
     @property
     def response(self) -> Call:
@@ -89,6 +90,15 @@ class Outcome:
     @property
     def custom_ids(self) -> list[str]:
         return custom_ids(self.data)
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The message the response made (4) or updated (7), as Discord now shows it."""
+        if self.type == 7:
+            return self.rest.message(self.payload["message"]["id"])
+        mid = self.rest.originals.get(self.payload["token"])
+        assert mid is not None, "the response made no message"
+        return self.rest.message(mid)
 
     def made(self, method: str, pattern: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and re.fullmatch(pattern, c.path)]
@@ -216,7 +226,7 @@ class Cogs:
         known = asyncio.all_tasks()
         self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
         await settle(known)
-        return Outcome(payload, self.rest.calls[start:])
+        return Outcome(payload, self.rest.calls[start:], self.rest)
 
     # --- shortcuts ----------------------------------------------------------------------------
 
@@ -233,6 +243,49 @@ class Cogs:
         await self.service.drain()
         tasks = sorted(self.store.tasks.values(), key=lambda t: t.created_at)
         return outcome, tasks[-1]
+
+    async def run_until_idle(self, passes: int = 50) -> None:
+        """Poll and deliver, moving the clock to each next wake-up, until nothing is left."""
+        for _ in range(passes):
+            await self.service.run_pass()
+            await self.service.drain()
+            wake = await self.service.next_wakeup()
+            if wake is None and not await self.store.undelivered():
+                return
+            self.clock.t = max(self.clock.t, wake or self.clock.t) + 0.001
+        raise AssertionError("the service never settled")
+
+    def script(self, task: VideoTask, *steps: TaskSnapshot) -> None:
+        """What the gateway answers for `task` from now on (the last step repeats)."""
+        assert task.gateway_task_id is not None
+        remote = self.gateway.remote[task.gateway_task_id]
+        remote.script, remote.fetches = list(steps), 0
+
+    def completes(self, task: VideoTask, video: bytes = b"\x00\x00\x00\x18ftypmp42" * 64) -> str:
+        """The gateway finishes `task` with a video this REST side serves; its URL."""
+        assert task.gateway_task_id is not None
+        name = f"{task.gateway_task_id}.mp4"
+        self.rest.files[name] = video
+        url = f"{self.rest.base}/files/{name}"
+        self.script(task, TaskSnapshot(task.gateway_task_id, GatewayState.COMPLETED, 100, url))
+        return url
+
+    def fails(self, task: VideoTask, reason: str = "Kling refused the image.") -> None:
+        assert task.gateway_task_id is not None
+        failed = TaskSnapshot(task.gateway_task_id, GatewayState.FAILED, failure_reason=reason)
+        self.script(task, failed)
+
+    async def click_remix(self, task: VideoTask, who: Person = ALICE) -> Outcome:
+        """Remix on `task`'s result message, once it failed."""
+        self.fails(task)
+        await self.run_until_idle()
+        return await self.click(self.result_message(task), f"vb:remix:{task.id}", who)
+
+    def result_message(self, task: VideoTask) -> dict[str, Any]:
+        """The message that told the requester how `task` ended (the last with its buttons)."""
+        mine = [m for m in self.rest.messages.values() if f"vb:details:{task.id}" in custom_ids(m)]
+        assert mine, f"no result message for {task.short_id}"
+        return mine[-1]
 
 
 async def settle(known: set[asyncio.Task[Any]], timeout: float = 10.0) -> None:
