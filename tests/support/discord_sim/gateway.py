@@ -15,7 +15,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -124,6 +124,14 @@ def on_shard(session: GatewaySession, guild_id: int | None) -> bool:
     return (0 if guild_id is None else (guild_id >> 22) % count) == shard_id
 
 
+class StreamCompressor(Protocol):
+    """A streaming compressor: ``zlib.compressobj()`` or zstandard's ``compressobj()``."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self, mode: int, /) -> bytes: ...
+
+
 class GatewayConnection:
     """One websocket. Frames are queued and written by one task, so order is kept."""
 
@@ -141,12 +149,16 @@ class GatewayConnection:
         self.closed = False
         self._record = record
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._zlib = zlib.compressobj() if compression == "zlib-stream" else None
-        self._zstd: Any = None
-        if compression == "zstd-stream":
-            import zstandard  # type: ignore[import-not-found]
+        self._compressor: StreamCompressor | None = None
+        self._flush_mode = zlib.Z_SYNC_FLUSH
+        if compression == "zlib-stream":
+            self._compressor = zlib.compressobj()
+        elif compression == "zstd-stream":
+            # optional: only a client that asks for zstd needs it (discord.py asks for zlib)
+            import zstandard  # type: ignore[import-not-found]  # not installed here, untyped
 
-            self._zstd = zstandard.ZstdCompressor().compressobj()
+            self._compressor = zstandard.ZstdCompressor().compressobj()
+            self._flush_mode = zstandard.COMPRESSOBJ_FLUSH_BLOCK
         self._writer = asyncio.create_task(self._write_loop(), name=f"sim-gateway-writer-{number}")
 
     def enqueue(self, frame: dict[str, Any]) -> None:
@@ -154,16 +166,11 @@ class GatewayConnection:
             self._queue.put_nowait(frame)
 
     def encode(self, frame: dict[str, Any]) -> bytes | str:
+        """JSON text, or with a stream compression one compressed chunk flushed to a boundary."""
         text = json.dumps(frame, separators=(",", ":"))
-        if self._zlib is not None:
-            return self._zlib.compress(text.encode()) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
-        if self._zstd is not None:
-            import zstandard
-
-            return self._zstd.compress(text.encode()) + self._zstd.flush(
-                zstandard.COMPRESSOBJ_FLUSH_BLOCK
-            )
-        return text
+        if self._compressor is None:
+            return text
+        return self._compressor.compress(text.encode()) + self._compressor.flush(self._flush_mode)
 
     async def _write_loop(self) -> None:
         while True:
