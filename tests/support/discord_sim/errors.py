@@ -88,9 +88,13 @@ class FormErrors:
             node.setdefault("_errors", []).append({"code": code, "message": message})
         return root
 
+    def error(self) -> DiscordAPIError:
+        """The 400 50035 answer carrying these field errors."""
+        return DiscordAPIError(400, INVALID_FORM_BODY, "Invalid Form Body", self.tree())
+
     def raise_if_any(self) -> None:
         if self.items:
-            raise DiscordAPIError(400, INVALID_FORM_BODY, "Invalid Form Body", self.tree())
+            raise self.error()
 
 
 def unknown(code: int) -> DiscordAPIError:
