@@ -20,7 +20,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .simulator import DiscordSimulator
+    from .simulator.queries import SimQueries
 
 RESPONSE_TYPE_NAMES = {
     1: "PONG",
@@ -49,7 +49,7 @@ class SimInteraction:
     followups, ephemeral ones included), oldest first.
     """
 
-    sim: DiscordSimulator
+    sim: SimQueries
     id: int
     token: str
     type: int

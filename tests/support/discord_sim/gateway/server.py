@@ -17,7 +17,7 @@ from .connection import GatewayConnection
 from .session import GatewaySession, Intent, Op, event_guild_id, on_shard, shard_of
 
 if TYPE_CHECKING:
-    from ..simulator import DiscordSimulator
+    from ..simulator.state import SimState
 
 log = logging.getLogger("discord_sim.gateway")
 
@@ -25,7 +25,7 @@ log = logging.getLogger("discord_sim.gateway")
 class Gateway:
     """All sessions and connections; the simulator's state feeds READY and GUILD_CREATE."""
 
-    def __init__(self, sim: DiscordSimulator) -> None:
+    def __init__(self, sim: SimState) -> None:
         self.sim = sim
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: list[GatewayConnection] = []

@@ -1,0 +1,5 @@
+"""``DiscordSimulator``, built in layers: state < store < queries < world < actions < simulator."""
+
+from .simulator import DiscordSimulator
+
+__all__ = ["DiscordSimulator"]
