@@ -8,6 +8,12 @@ alice = sim.add_member(guild, "alice")
 ...  # start the bot with sim.env() / the harness, then:
 inter = await sim.slash(alice, channel, "video", prompt="a cat surfing")
 await inter.wait_response()
+
+Where things are: ``simulator/`` the ``DiscordSimulator`` object, in layers (state, store,
+queries, world, actions, serving and controls); ``models/`` users, guilds, channels, messages and
+their JSON; ``interactions`` and ``commands`` what a user starts and how a slash command's data is
+built; ``rest/`` the REST routes by resource; ``gateway/`` the websocket; ``validation/`` Discord's
+checks on what the bot sends; ``errors``, ``records``, ``ratelimit``, ``wire`` the small pieces.
 """
 
 from .errors import DiscordAPIError, SimulatorUsageError

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+
+from .wire import JsonObject
 
 # Discord JSON error codes the simulator uses.
 UNKNOWN_ACCOUNT = 10001
@@ -42,7 +43,7 @@ class DiscordAPIError(Exception):
         status: int,
         code: int,
         message: str,
-        errors: dict[str, Any] | None = None,
+        errors: JsonObject | None = None,
     ) -> None:
         super().__init__(f"{status} {code} {message}")
         self.status = status
@@ -50,8 +51,8 @@ class DiscordAPIError(Exception):
         self.message = message
         self.errors = errors
 
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"message": self.message, "code": self.code}
+    def body(self) -> JsonObject:
+        body: JsonObject = {"message": self.message, "code": self.code}
         if self.errors:
             body["errors"] = self.errors
         return body
@@ -79,8 +80,8 @@ class FormErrors:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def tree(self) -> dict[str, Any]:
-        root: dict[str, Any] = {}
+    def tree(self) -> JsonObject:
+        root: JsonObject = {}
         for path, code, message in self.items:
             node = root
             for part in path:

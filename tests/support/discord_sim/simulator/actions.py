@@ -7,10 +7,10 @@ import asyncio
 import base64
 import secrets
 import time
-from typing import Any
 
+from ..commands import OptionValue, allowed_in_dm, build_command_data, find_command
 from ..errors import SimulatorUsageError
-from ..interactions import SimInteraction, allowed_in_dm, build_command_data, find_command
+from ..interactions import SimInteraction
 from ..models import Perm, SimChannel, SimMember, SimMessage, SimUser
 from ..validation import check_modal_value
 from ..wire import JsonObject
@@ -20,7 +20,7 @@ from .world import SimWorld
 
 class SimActions(SimWorld):
     async def slash(
-        self, user: UserLike, channel: SimChannel, command: str, /, **options: Any
+        self, user: UserLike, channel: SimChannel, command: str, /, **options: OptionValue
     ) -> SimInteraction:
         """``/command`` (``"group sub"`` for subcommands) as ``user`` in ``channel``.
 
