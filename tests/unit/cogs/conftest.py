@@ -7,21 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
+import PIL.Image
 import pytest
 
 from bot import VideoBot, bot_defaults
 from cogs.delivery import DiscordNotifier
+from cogs.frames import DiscordFrameKeeper
 from cogs.front import Front
 from config import Settings
+from media.images import ImageFixer
 from tests.fakes import FakeGateway, MemoryStore
 from tests.support.clock import FakeClock
 from videojobs.estimates import Estimates
@@ -35,10 +39,12 @@ from .discord_rest import EPHEMERAL, Call, DiscordRest
 from .payloads import (
     MANAGE_GUILD,
     MEMBER,
+    Attachment,
     Person,
     Place,
     button_data,
     command_data,
+    guild_create,
     interaction,
     modal_data,
     select_data,
@@ -52,7 +58,7 @@ GENERAL = Place(GUILD, snowflake(), name="general")
 ALICE = Person(snowflake(), "alice")
 BOB = Person(snowflake(), "bob")
 ADMIN = Person(snowflake(), "admin", permissions=MEMBER | MANAGE_GUILD)
-TRACEBACK_MARKS = ("Traceback (most recent call last)", 'File "/', "Error:")
+TRACEBACK_MARKS = ("Traceback (most recent call last)", 'File "/')
 
 
 @dataclass
@@ -134,8 +140,11 @@ class Cogs:
     """One bot, its REST peer and its service; `slash`, `click`, `pick` and `submit` play a
     member's interactions and return what the bot sent."""
 
-    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+    def __init__(self, tmp_path: Path, fixer: ImageFixer | None = None, **settings: Any) -> None:
+        """`fixer`: keep frames as the bot does (download, fix, post them); without it the
+        gateway gets the attachments' own links."""
         self.tmp_path = tmp_path
+        self.fixer = fixer
         self.settings = Settings(
             discord_token=TOKEN,
             kling_api_key=KLING_KEY,
@@ -158,6 +167,7 @@ class Cogs:
             self.settings, self.tmp_path / "heartbeat.json", self.store.key_values
         )
         estimates = Estimates(self.store, self.clock)
+        keeper = None if self.fixer is None else DiscordFrameKeeper(bot, self.session, self.fixer)
         self.service = VideoJobsService(
             self.store,
             self.gateway,
@@ -168,6 +178,7 @@ class Cogs:
             ),
             clock=self.clock,
             policies=Policies(self.store, bot_defaults(self.settings), self.clock),
+            frames=keeper,
         )
         bot.front = Front(service=self.service, estimates=estimates, history=History(self.store))
         await bot.login(TOKEN)  # GET /users/@me, /oauth2/applications/@me; setup_hook; sync
@@ -244,6 +255,24 @@ class Cogs:
         tasks = sorted(self.store.tasks.values(), key=lambda t: t.created_at)
         return outcome, tasks[-1]
 
+    def guild_available(self, roles: dict[int, str]) -> None:
+        """Discord sends the server (GUILD_CREATE): its roles and channels are cached, as in a
+        bot connected to the gateway. Without it, interactions come from a guild not cached."""
+        assert self.bot is not None
+        data = guild_create(GUILD, self.bot_user, [GENERAL], roles)
+        self.bot._connection.parse_guild_create(data)  # type: ignore[arg-type]
+        assert self.bot.get_guild(GUILD) is not None
+
+    def attachment(
+        self, data: bytes, filename: str = "frame.png", content_type: str = "image/png"
+    ) -> Attachment:
+        """A file the member attached, served by this CDN with its real size and shape."""
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+        found = Attachment(filename, content_type, len(data), width, height, cdn=self.rest.base)
+        self.rest.cdn[f"{found.id}/{filename}"] = data
+        return found
+
     async def run_until_idle(self, passes: int = 50) -> None:
         """Poll and deliver, moving the clock to each next wake-up, until nothing is left."""
         for _ in range(passes):
@@ -318,8 +347,8 @@ async def make_cogs(
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after
     started: list[Cogs] = []
 
-    async def make(**settings: Any) -> Cogs:
-        cogs = Cogs(tmp_path / f"bot{len(started)}", **settings)
+    async def make(*, fixer: ImageFixer | None = None, **settings: Any) -> Cogs:
+        cogs = Cogs(tmp_path / f"bot{len(started)}", fixer, **settings)
         cogs.tmp_path.mkdir()
         started.append(cogs)
         await cogs.start()
@@ -330,13 +359,24 @@ async def make_cogs(
         with contextlib.suppress(Exception):
             await cogs.stop()
     for cogs in started:
+        assert not cogs.rest.unknown, f"requests this Discord does not know: {cogs.rest.unknown}"
+        twice = [c.path for c in cogs.rest.calls if c.interaction_id and c.status == 400]
+        assert not twice, f"an interaction answered twice: {twice}"
         leaked = [
             f"{c.method} {c.path}: {c.body}"
             for c in cogs.rest.calls
             if c.body is not None
-            and any(mark in str(c.body) for mark in (*TRACEBACK_MARKS[:2], TOKEN, KLING_KEY))
+            and any(mark in str(c.body) for mark in (*TRACEBACK_MARKS, TOKEN, KLING_KEY))
         ]
         assert not leaked, f"a traceback or a secret reached Discord: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def image_fixer() -> Iterator[ImageFixer]:
+    """The bot's worker process for images, started once (it takes a moment)."""
+    fixer = ImageFixer()
+    yield fixer
+    fixer.close()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ class Call:
     path: str  # after /api/v10
     query: dict[str, str]
     body: Any  # the JSON body, or a multipart body's payload_json
-    files: list[tuple[str, int]] = field(default_factory=list)  # (filename, bytes)
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content)
     status: int = 0
 
     @property
@@ -71,6 +71,7 @@ class DiscordRest:
         self.interactions: dict[str, tuple[int, int | None]] = {}  # token -> channel, source
         self.responded: set[int] = set()  # interaction ids that got their first response
         self.files: dict[str, bytes] = {}  # served at /files/<name> (videos to download)
+        self.cdn: dict[str, bytes] = {}  # "<attachment id>/<filename>" -> its bytes
         self.base = ""
         self._runner: web.AppRunner | None = None
         a = r"(?P<app>\d+)"
@@ -110,6 +111,7 @@ class DiscordRest:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/files/{name}", self._file)
+        app.router.add_route("GET", "/attachments/{cid}/{aid}/{name}", self._attachment)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -136,6 +138,12 @@ class DiscordRest:
     def in_channel(self, channel_id: int) -> list[dict[str, Any]]:
         """The messages in a channel (or thread), oldest first."""
         return [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
+
+    def served(self, url: str) -> bytes | None:
+        """What this CDN serves at `url` (an attachment's link), if anything."""
+        path = url.split("?", 1)[0].removeprefix(self.base)
+        parts = path.split("/")  # "", "attachments", channel, id, name
+        return self.cdn.get("/".join(parts[3:])) if len(parts) == 5 else None
 
     def message(self, message_id: int | str) -> dict[str, Any]:
         return self.messages[int(message_id)]
@@ -171,6 +179,14 @@ class DiscordRest:
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="video/mp4")
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        """The CDN: an attachment's bytes, whatever the signature (expire one by removing it)."""
+        key = f"{request.match_info['aid']}/{request.match_info['name']}"
+        data = self.cdn.get(key)
+        if data is None:
+            return web.Response(status=404, text="This content is no longer available.")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     # --- routes -------------------------------------------------------------------------------
 
@@ -309,7 +325,7 @@ class DiscordRest:
         self,
         channel_id: int,
         body: dict[str, Any],
-        files: list[tuple[str, int]],
+        files: list[tuple[str, bytes]],
         *,
         webhook: bool = False,
     ) -> dict[str, Any]:
@@ -327,16 +343,7 @@ class DiscordRest:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [
-                {
-                    "id": str(snowflake()),
-                    "filename": name,
-                    "size": size,
-                    "url": f"{self.base}/attachments/{channel_id}/{mid}/{name}",
-                    "proxy_url": f"{self.base}/attachments/{channel_id}/{mid}/{name}",
-                }
-                for name, size in files
-            ],
+            "attachments": [self._attachment_of(channel_id, name, data) for name, data in files],
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
             "pinned": False,
@@ -346,6 +353,12 @@ class DiscordRest:
             message["webhook_id"] = message["application_id"] = str(self.application_id)
         self.messages[mid] = message
         return message
+
+    def _attachment_of(self, channel_id: int, name: str, data: bytes) -> dict[str, Any]:
+        aid = snowflake()
+        self.cdn[f"{aid}/{name}"] = data
+        url = f"{self.base}/attachments/{channel_id}/{aid}/{name}?ex={int(time.time()) + 86_400:x}"
+        return {"id": str(aid), "filename": name, "size": len(data), "url": url, "proxy_url": url}
 
     @staticmethod
     def _update(message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -362,12 +375,12 @@ def _error(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
-async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, int]]]:
+async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
     if not request.can_read_body:
         return None, []
     if request.content_type.startswith("multipart/"):
         body: Any = None
-        files: list[tuple[str, int]] = []
+        files: list[tuple[str, bytes]] = []
         reader = await request.multipart()
         async for part in reader:
             if not isinstance(part, BodyPartReader):
@@ -376,7 +389,7 @@ async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, int]]]:
             if part.name == "payload_json":
                 body = json.loads(data)
             else:
-                files.append((part.filename or "", len(data)))
+                files.append((part.filename or "", bytes(data)))
         return body, files
     raw = await request.read()
     return (json.loads(raw) if raw else None), []

@@ -211,17 +211,18 @@ class Attachment:
     width: int | None = 1280
     height: int | None = 720
     id: int = field(default_factory=snowflake)
+    cdn: str = "https://cdn.discordapp.com"  # a test that downloads it serves it on 127.0.0.1
 
     def payload(self, channel_id: int) -> dict[str, Any]:
         now = int(time.time())
         sig = f"?ex={now + 86_400:x}&is={now:x}&hm={secrets.token_hex(32)}&"
-        path = f"attachments/{channel_id}/{self.id}/{self.filename}{sig}"
+        url = f"{self.cdn}/attachments/{channel_id}/{self.id}/{self.filename}{sig}"
         data: dict[str, Any] = {
             "id": str(self.id),
             "filename": self.filename,
             "size": self.size,
-            "url": f"https://cdn.discordapp.com/{path}",
-            "proxy_url": f"https://media.discordapp.net/{path}",
+            "url": url,
+            "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
             "ephemeral": True,
         }
         if self.content_type is not None:
@@ -329,3 +330,50 @@ def modal_data(custom_id: str, fields: dict[str, str]) -> dict[str, Any]:
         for i, (k, v) in enumerate(fields.items())
     ]
     return {"custom_id": custom_id, "components": rows}
+
+
+def guild_create(
+    guild_id: int, bot: Person, channels: list[Place], roles: dict[int, str]
+) -> dict[str, Any]:
+    """The GUILD_CREATE a bot with the guilds intent receives for a server: its roles (the
+    @everyone role has the server's id) and channels, and the bot's own member."""
+    everyone = {guild_id: "@everyone", **roles}
+    return {
+        "id": str(guild_id),
+        "name": "Test server",
+        "icon": None,
+        "owner_id": str(snowflake()),
+        "unavailable": False,
+        "member_count": 3,
+        "large": False,
+        "features": [],
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "joined_at": iso(time.time() - 86_400),
+        "roles": [
+            {
+                "id": str(rid),
+                "name": name,
+                "color": 0,
+                "hoist": False,
+                "position": 0 if rid == guild_id else 1,
+                "permissions": str(MEMBER),
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+            for rid, name in everyone.items()
+        ],
+        "channels": [
+            {k: v for k, v in place.channel(MEMBER).items() if k != "permissions"}
+            for place in channels
+        ],
+        "threads": [],
+        "members": [{**bot.member(), "user": bot.user(bot=True)}],
+        "emojis": [],
+        "stickers": [],
+        "voice_states": [],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+    }

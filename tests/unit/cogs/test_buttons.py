@@ -5,10 +5,11 @@ text), Details (ephemeral), each for whom the spec allows."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from cogs.remix import NEGATIVE_FIELD, PROMPT_FIELD
 
-from .conftest import ADMIN, ALICE, BOB, Cogs, custom_ids, message_text
+from .conftest import ADMIN, ALICE, BOB, GENERAL, Cogs, custom_ids, message_text
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
 
@@ -160,3 +161,18 @@ async def test_remix_by_another_member_is_refused_before_the_form(cogs: Cogs) ->
     outcome = await cogs.click_remix(task, BOB)
     assert outcome.type == 4 and outcome.ephemeral
     assert "can remix it" in outcome.text
+
+
+async def test_a_video_over_the_upload_limit_that_cannot_be_shrunk_is_sent_as_a_link(
+    cogs: Cogs,
+) -> None:
+    small = replace(GENERAL, upload_limit=64 * 1024)  # the interaction's attachment_size_limit
+    _, task = await cogs.video(where=small, prompt="too big for this server")
+    url = cogs.completes(task, video=b"not really an mp4" * 10_000)
+    await cogs.run_until_idle()
+    result = cogs.result_message(task)
+    assert result["attachments"] == []
+    assert "larger than this server's upload limit (64 KB), so here is the link" in (
+        result["content"]
+    )
+    assert url in result["content"] and "The link expires" in result["content"]

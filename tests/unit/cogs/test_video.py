@@ -162,6 +162,16 @@ async def test_without_an_allowed_role_the_member_is_told_to_ask(make_cogs: Make
     await cogs.video(Person(snowflake(), "carol", roles=(artists,)), prompt="carol may")
 
 
+async def test_an_allowed_role_works_in_a_cached_guild_too(make_cogs: MakeCogs) -> None:
+    """With the server's roles known from GUILD_CREATE (the usual case once connected)."""
+    artists = snowflake()
+    cogs = await make_cogs(allowed_role_ids=frozenset({artists}))
+    cogs.guild_available({artists: "artists", snowflake(): "others"})
+    assert "only for members with one of these roles" in await refused(cogs, prompt="bob")
+    _, task = await cogs.video(Person(snowflake(), "carol", roles=(artists,)), prompt="carol")
+    assert task.thread_id is not None
+
+
 async def test_without_thread_permission_the_channel_is_used(cogs: Cogs) -> None:
     where = Place(GUILD, GENERAL.channel_id, app_permissions=GENERAL.app_permissions & ~(1 << 35))
     outcome, task = await cogs.video(where=where, prompt="no threads here")
