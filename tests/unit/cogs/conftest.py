@@ -26,6 +26,7 @@ from cogs.frames import DiscordFrameKeeper
 from cogs.front import Front
 from config import Settings
 from media.images import ImageFixer
+from observability.prometheus import PrometheusMetrics
 from tests.fakes import FakeGateway, MemoryStore
 from tests.support.clock import FakeClock
 from videojobs.estimates import Estimates
@@ -156,6 +157,7 @@ class Cogs:
         self.clock = FakeClock(start=time.time())
         self.store = MemoryStore(clock=self.clock.now)
         self.gateway = FakeGateway()
+        self.metrics = PrometheusMetrics()
         self.session: aiohttp.ClientSession | None = None
         self.bot: VideoBot | None = None
 
@@ -164,19 +166,20 @@ class Cogs:
         discord.http.Route.BASE = api
         self.session = aiohttp.ClientSession()
         self.bot = bot = VideoBot(
-            self.settings, self.tmp_path / "heartbeat.json", self.store.key_values
+            self.settings, self.tmp_path / "heartbeat.json", self.store.key_values, self.metrics
         )
         estimates = Estimates(self.store, self.clock)
         keeper = None if self.fixer is None else DiscordFrameKeeper(bot, self.session, self.fixer)
         self.service = VideoJobsService(
             self.store,
             self.gateway,
-            DiscordNotifier(bot, self.session, estimates=estimates),
+            DiscordNotifier(bot, self.session, self.metrics, estimates=estimates),
             ServiceConfig(
                 poll_interval=self.settings.poll_interval_seconds,
                 task_timeout=self.settings.task_timeout_seconds,
             ),
             clock=self.clock,
+            metrics=self.metrics,
             policies=Policies(self.store, bot_defaults(self.settings), self.clock),
             frames=keeper,
         )

@@ -49,8 +49,8 @@ class Failure:
     method: str
     path: str
     status: int
-    code: int
-    message: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Call, re.Match[str]], Awaitable[tuple[int, Any]]]
@@ -131,7 +131,21 @@ class DiscordRest:
         self.interactions[token] = (channel_id, source_message_id)
 
     def fail_next(self, method: str, path: str, status: int, code: int, message: str) -> None:
-        self.failures.append(Failure(method, path, status, code, message))
+        self.failures.append(Failure(method, path, status, _error(code, message)))
+
+    def rate_limit_next(self, method: str, path: str, retry_after: float = 0.05) -> None:
+        """A 429 as Discord sends it (a bucket's limit, not a Cloudflare ban: `Via` is set)."""
+        body = {"message": "You are being rate limited.", "retry_after": retry_after}
+        headers = {
+            "Retry-After": str(retry_after),
+            "X-RateLimit-Scope": "user",
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": str(retry_after),
+            "X-RateLimit-Bucket": "test-bucket",
+            "Via": "1.1 google",
+        }
+        self.failures.append(Failure(method, path, 429, {**body, "global": False}, headers))
 
     # --- what a member would see --------------------------------------------------------------
 
@@ -158,7 +172,7 @@ class DiscordRest:
         for failure in self.failures:
             if failure.method == request.method and re.fullmatch(failure.path, path):
                 self.failures.remove(failure)
-                return self._reply(call, failure.status, _error(failure.code, failure.message))
+                return self._reply(call, failure.status, failure.body, failure.headers)
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if method == request.method and match:
@@ -168,11 +182,14 @@ class DiscordRest:
         return self._reply(call, 404, _error(0, "404: Not Found"))
 
     @staticmethod
-    def _reply(call: Call, status: int, answer: Any) -> web.Response:
+    def _reply(
+        call: Call, status: int, answer: Any, headers: dict[str, str] | None = None
+    ) -> web.Response:
         call.status = status
         if answer is None:
-            return web.Response(status=204 if status == 200 else status)
-        return web.Response(status=status, body=json.dumps(answer).encode(), headers=JSON)
+            return web.Response(status=204 if status == 200 else status, headers=headers)
+        body = json.dumps(answer).encode()
+        return web.Response(status=status, body=body, headers={**JSON, **(headers or {})})
 
     async def _file(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["name"])

@@ -172,7 +172,7 @@ async def test_a_video_over_the_upload_limit_that_cannot_be_shrunk_is_sent_as_a_
     await cogs.run_until_idle()
     result = cogs.result_message(task)
     assert result["attachments"] == []
-    assert "larger than this server's upload limit (64 KB), so here is the link" in (
-        result["content"]
+    assert (
+        "larger than this server's upload limit (64 KB), so here is the link" in (result["content"])
     )
     assert url in result["content"] and "The link expires" in result["content"]
