@@ -28,6 +28,7 @@ from tests.support.discord_sim import (
     SimMember,
     SimulatorUsageError,
 )
+from tests.support.waiting import wait_until
 
 from .conftest import StartBot
 from .harness import BotProcess, patch_discord
@@ -331,7 +332,8 @@ async def test_late_and_double_responses(
     async def slow(
         interaction: discord.Interaction, file: discord.Attachment | None, mode: str
     ) -> None:
-        await asyncio.sleep(0.5)
+        seen = sim.interactions[interaction.id]  # answer once Discord has given up on it
+        await wait_until(lambda: seen.timed_out, 5, what="the interaction's deadline to pass")
         await interaction.response.send_message("too late")
 
     late = await run(sim, bot, sim_member, sim_channel, slow)
