@@ -43,6 +43,7 @@ from bench.common import (
     table,
     write_results,
 )
+from tests.support.waiting import wait_until
 
 POLL_INTERVAL = 10.0
 LEASE = 30.0  # bot.py: max(30, 3 x poll interval)
@@ -229,14 +230,21 @@ async def takeover(sim: SimProcess, dsn: str, tasks: int, f: float, work: Path) 
         held = (
             "SELECT count(*) FROM tasks WHERE lease_owner = $1 AND state IN ('queued', 'running')"
         )
-        while await conn.fetchval(held, owners[0]) < tasks // 2:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+
+        async def holds(owner: str, at_least: int) -> bool:
+            return bool(await conn.fetchval(held, owner) >= at_least)
+
+        async def holds_none(owner: str) -> bool:
+            return bool(await conn.fetchval(held, owner) == 0)
+
+        await wait_until(
+            lambda: holds(owners[0], tasks // 2), 600, what="the first worker to hold half"
+        )
         victim_holds = await conn.fetchval(held, owners[0])
         procs[0].send_signal(signal.SIGKILL)
         killed = time.monotonic()
         await procs[0].wait()
-        while await conn.fetchval(held, owners[0]) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: holds_none(owners[0]), 600, what="the takeover", interval=0.02)
         taken_over = time.monotonic() - killed
     finally:
         await conn.close()

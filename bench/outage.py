@@ -30,6 +30,7 @@ from bench.common import API_KEY, free_port, table, write_results
 from gateway.simulator import GatewaySimulator, SimulatorConfig
 from tests.e2e.harness import BotProcess, default_bot_env
 from tests.support.discord_sim import DiscordSimulator, SimInteraction
+from tests.support.waiting import wait_until
 
 WAITING = "waiting for the video service"
 SHORT_ID = re.compile(r"`([0-9a-f]{8})`")
@@ -57,12 +58,10 @@ def delivered(discord: DiscordSimulator, inter: SimInteraction) -> bool:
     )
 
 
-async def wait_until(check: Any, limit: float, what: str) -> float:
+async def took(check: Any, limit: float, what: str) -> float:
+    """Seconds until `check()` holds (tests/support's wait_until; fails after `limit`)."""
     began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > limit:
-            raise TimeoutError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)
+    await wait_until(check, limit, what=what)
     return time.monotonic() - began
 
 
@@ -104,7 +103,7 @@ async def run(tasks: int, outage: float, timeout_minutes: float) -> dict[str, An
                     for n, member in enumerate(people)
                 ]
                 await asyncio.gather(*(i.wait_response(timeout=15) for i in inters))
-                await wait_until(
+                await took(
                     lambda: all(i.original and WAITING in i.original.text for i in inters),
                     60,
                     "every task to wait",
@@ -113,8 +112,8 @@ async def run(tasks: int, outage: float, timeout_minutes: float) -> dict[str, An
                 during = await gateway_requests(session, metrics_url)
                 logged = bot.logs.count("create failed")
                 await kling.accept_connections()
-                made = await wait_until(lambda: kling.task_count >= tasks, 600, "every create")
-                done = await wait_until(
+                made = await took(lambda: kling.task_count >= tasks, 600, "every create")
+                done = await took(
                     lambda: all(delivered(discord, i) for i in inters), 600, "every delivery"
                 )
                 after = await gateway_requests(session, metrics_url)
