@@ -22,6 +22,7 @@ import pytest
 from storage.task_store import SqliteTaskStore
 from tests.fakes import FakeGateway, RecordingNotifier
 from tests.support.clock import FakeClock
+from tests.support.passes import run_until_idle
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import DeliveryState, Requester, TaskState, VideoRequest
 from videojobs.policy import BotDefaults, Policies
@@ -79,24 +80,11 @@ class _Fused:
         return call
 
 
-async def settle(
-    service: VideoJobsService, store: Any, clock: FakeClock, passes: int = 100
-) -> None:
-    for _ in range(passes):
-        await service.run_pass()
-        await service.drain()
-        wake = await service.next_wakeup()
-        if wake is None and not await store.undelivered():
-            return
-        clock.t = max(clock.t, wake or clock.t) + 0.01
-    raise AssertionError("the service never settled")
-
-
 async def life(service: VideoJobsService, store: Any, clock: FakeClock) -> None:
     """Two members' tasks from submission to delivery: one completes, one fails."""
     for request in REQUESTS:
         await service.admit_and_send(request, ALICE)
-    await settle(service, store, clock)
+    await run_until_idle(service, store, clock, passes=100, step=0.01)
 
 
 @dataclasses.dataclass
@@ -159,7 +147,7 @@ async def restart_and_finish(world: World) -> SqliteTaskStore:
         policies=Policies(None, NO_LIMITS, world.clock),
     )
     await service.recover()
-    await settle(service, store, world.clock)
+    await run_until_idle(service, store, world.clock, passes=100, step=0.01)
     return store
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
+from tests.support.passes import run_until_idle
 from videojobs.errors import GatewayError, NotAllowed, RequestRejected, TaskNotFound
 from videojobs.lifecycle import ServiceConfig
 from videojobs.models import (
@@ -55,14 +56,7 @@ class Harness:
 
     async def run_until_idle(self, passes: int = 50) -> None:
         """Advance time pass by pass until nothing is left to poll or deliver."""
-        for _ in range(passes):
-            await self.service.run_pass()
-            await self.service.drain()
-            wake = await self.service.next_wakeup()
-            if wake is None and not await self.store.undelivered():
-                return
-            self.clock.t = max(self.clock.t, wake or self.clock.t) + 0.001
-        raise AssertionError("the service never settled")
+        await run_until_idle(self.service, self.store, self.clock, passes=passes)
 
 
 @pytest.fixture
