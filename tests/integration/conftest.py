@@ -1,12 +1,15 @@
-"""Fixtures of the integration tests: the gateway simulator on a clock the test moves."""
+"""Fixtures of the integration tests: the gateway simulator on a clock the test moves, and a
+SQLite store on a new file."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from gateway.simulator import GatewaySimulator, SimulatorConfig
+from storage.task_store import SqliteTaskStore
 from tests.support.clock import FakeClock
 
 #: the key the `sim` fixture's gateway accepts (distinctive, so a leak of it can be searched)
@@ -22,3 +25,19 @@ async def sim(clock: FakeClock) -> AsyncIterator[GatewaySimulator]:
         yield simulator
     finally:
         await simulator.stop()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where the `store` fixture's database is (its folder is made when it opens)."""
+    return tmp_path / "data" / "bot.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteTaskStore]:
+    """A SQLite store on a new file at `db_path`, closed after the test."""
+    store = await SqliteTaskStore.open(db_path)
+    try:
+        yield store
+    finally:
+        await store.close()

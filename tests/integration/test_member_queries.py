@@ -3,20 +3,8 @@ tests/contract/test_member_queries_contract.py, on every backend)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from storage import task_store as sql
 from storage.task_store import SqliteTaskStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteTaskStore]:
-    store = await SqliteTaskStore.open(tmp_path / "bot.sqlite3")
-    yield store
-    await store.close()
 
 
 async def test_the_member_queries_use_their_indexes(store: SqliteTaskStore) -> None:

@@ -43,18 +43,6 @@ LEASE = {"me": "p1", "lnow": NOW, "until": NOW + 30, "now": NOW, "limit": 10}
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "bot.sqlite3"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteTaskStore]:
-    store = await SqliteTaskStore.open(db_path)
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def conn(db_path: Path) -> AsyncIterator[aiosqlite.Connection]:
     """A second connection to the store's file."""
     conn = await open_database(db_path)

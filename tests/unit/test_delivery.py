@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.unit.test_service import ALICE, REQUEST, Harness
+from tests.unit.harness import ALICE, REQUEST, Harness
 from videojobs.models import DeliveryState, TaskState
 
 DELAYS = (5.0, 15.0)

@@ -11,7 +11,7 @@ from videojobs.estimates import MIN_SAMPLES, Estimates, about, time_left, typica
 from videojobs.history import History
 from videojobs.models import ImageRef, Requester, TaskState, VideoTask
 
-from .test_service import ADMIN, ALICE, BOB, REQUEST, Harness
+from .harness import ADMIN, ALICE, BOB, REQUEST, Harness
 
 FRAME = ImageRef("https://cdn.test/a.png", "a.png", "image/png", 1000, 640, 480)
 LAST = ImageRef("https://cdn.test/b.png", "b.png", "image/png", 1000, 640, 480)

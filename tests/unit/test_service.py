@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
 
 import pytest
 
-from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
-from tests.support.clock import FakeClock
-from tests.support.passes import run_until_idle
 from videojobs.errors import GatewayError, NotAllowed, RequestRejected, TaskNotFound
-from videojobs.lifecycle import ServiceConfig
 from videojobs.models import (
     DeliveryState,
     GatewayState,
@@ -21,47 +16,10 @@ from videojobs.models import (
     Requester,
     TaskSnapshot,
     TaskState,
-    VideoRequest,
 )
-from videojobs.policy import BotDefaults, Policies
 from videojobs.sending import INTERRUPTED_REASON
-from videojobs.service import VideoJobsService
 
-ALICE = Requester(user_id=1, guild_id=100, channel_id=500)
-BOB = Requester(user_id=2, guild_id=100, channel_id=500)
-ADMIN = Requester(user_id=3, guild_id=100, channel_id=500, is_admin=True)
-REQUEST = VideoRequest(prompt="a cat surfing at sunset", model="kling-v3")
-
-
-RULES = {"max_active", "max_daily", "allowed_channel_ids", "allowed_role_ids"}
-
-
-class Harness:
-    def __init__(self, **config: Any) -> None:
-        self.clock = FakeClock()
-        self.store = MemoryStore()
-        self.gateway = FakeGateway()
-        self.notifier = RecordingNotifier()
-        rules = {key: config.pop(key) for key in RULES & set(config)}
-        self.config = ServiceConfig(poll_interval=10, **config)
-        self.defaults = BotDefaults(models=("kling-v3", "kling-v2"), **rules)
-        self.service = self.new_service()
-
-    def new_service(self) -> VideoJobsService:
-        self.store.leases.clear()  # a new process, alone: what the last one held is free
-        policies = Policies(self.store, self.defaults, self.clock)
-        return VideoJobsService(
-            self.store, self.gateway, self.notifier, self.config, self.clock, policies=policies
-        )
-
-    async def run_until_idle(self, passes: int = 50) -> None:
-        """Advance time pass by pass until nothing is left to poll or deliver."""
-        await run_until_idle(self.service, self.store, self.clock, passes=passes)
-
-
-@pytest.fixture
-def h() -> Harness:
-    return Harness()
+from .harness import ADMIN, ALICE, BOB, REQUEST, Harness
 
 
 async def test_task_is_stored_before_the_gateway_sees_it(h: Harness) -> None:

@@ -14,7 +14,7 @@ from videojobs.errors import GatewayError, RequestRejected
 from videojobs.models import GenerationRequest, Requester, TaskSnapshot, TaskState, VideoTask
 from videojobs.waiting import MAY_HAVE_STARTED_REASON, Backoff
 
-from .test_service import ALICE, BOB, REQUEST, Harness
+from .harness import ALICE, BOB, REQUEST, Harness
 
 UNREACHABLE = GatewayError(
     "The video gateway is down or unreachable right now.", retryable=True, code="unreachable"
@@ -46,11 +46,6 @@ class OutageGateway(FakeGateway):
 
     def tries_of(self, task_id: str) -> int:
         return sum(1 for _, tid in self.tries if tid == task_id)
-
-
-@pytest.fixture
-def h() -> Harness:
-    return Harness()
 
 
 def outage(h: Harness, seconds: float, error: GatewayError = UNREACHABLE) -> OutageGateway:
