@@ -156,15 +156,22 @@ class GatewayClient:
         *,
         max_attempts: int | None = None,
     ) -> Any:
-        """One API call with its retries; returns the decoded JSON of a 2xx answer."""
+        """One API call with its retries; returns the decoded JSON of a 2xx answer.
+
+        A call that fails in the end is logged once, by its caller (the poll or the send that
+        made it, which knows the task and what happens next): here its attempts leave DEBUG
+        lines only. The failed attempts of a call that then succeeds are WARNINGs, logged when
+        it succeeds: nobody else reports them.
+        """
         attempts = max_attempts or self._max_attempts
         spent = 0.0  # seconds used by attempts and waits, counted as the waits were asked for
+        retried: list[str] = []  # the failed attempts, logged if the call succeeds
         attempt = 0
         while True:
             attempt += 1
             began = time.monotonic()
             try:
-                return await self._attempt(method, path, body)
+                data = await self._attempt(method, path, body)
             except GatewayError as error:
                 if method == "POST" and _is_duplicate_task(error):
                     raise GatewayError(
@@ -177,36 +184,18 @@ class GatewayClient:
                     ) from None
                 spent += time.monotonic() - began
                 delay = self._retry_delay(error, attempt, attempts, spent)
+                said = _attempt_line(method, path, error, attempt, attempts)
                 if delay is None:
-                    if error.retryable:
-                        outcome = "giving up" if attempts > 1 else "left to the caller"
-                        self._log_failure(method, path, error, attempt, attempts, outcome)
+                    logger.debug("%s; left to the caller", said)
                     raise
-                self._log_failure(
-                    method, path, error, attempt, attempts, f"retrying in {delay:.1f}s"
-                )
+                logger.debug("%s; retrying in %.1fs", said, delay)
+                retried.append(said)
                 await self._sleep(delay)
                 spent += delay
-
-    def _log_failure(
-        self,
-        method: str,
-        path: str,
-        error: GatewayError,
-        attempt: int,
-        attempts: int,
-        outcome: str,
-    ) -> None:
-        logger.warning(
-            "gateway %s %s failed (status=%s, code=%s), attempt %d/%d; %s",
-            method,
-            path,
-            error.status,
-            error.code,
-            attempt,
-            attempts,
-            outcome,
-        )
+            else:
+                for said in retried:
+                    logger.warning("%s; retried", said)
+                return data
 
     def _retry_delay(
         self, error: GatewayError, attempt: int, attempts: int, spent: float
@@ -259,6 +248,13 @@ class GatewayClient:
 
 
 # --- response bodies --------------------------------------------------------------------------
+
+
+def _attempt_line(method: str, path: str, error: GatewayError, attempt: int, attempts: int) -> str:
+    return (
+        f"gateway {method} {path} failed (status={error.status}, code={error.code}), "
+        f"attempt {attempt}/{attempts}"
+    )
 
 
 def _is_duplicate_task(error: GatewayError) -> bool:

@@ -148,9 +148,18 @@ class Polling:
         now = lc.clock.now()
         errors = task.poll_errors + 1
         unexpected = gateway_error is None
-        log.warning("task %s: poll error %d: %r", task.id, errors, exc, exc_info=unexpected)
         retry_after = None if gateway_error is None else gateway_error.retry_after
         next_poll = lc.schedule.after_error(now, task.deadline_at, errors, retry_after)
+        detail = gateway_error.detail if gateway_error is not None else None
+        log.warning(
+            "task %s: poll failed (%d in a row): %r%s; next try in %.0fs",
+            task.id,
+            errors,
+            exc,
+            f" {detail}" if detail else "",
+            next_poll - now,
+            exc_info=unexpected,
+        )
         later.append(
             _Later(task.evolve(poll_errors=errors, next_poll_at=next_poll, updated_at=now), sent)
         )

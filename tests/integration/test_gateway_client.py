@@ -15,11 +15,22 @@ import pytest
 from gateway.client import GatewayClient
 from gateway.simulator import Fault, GatewaySimulator, SimulatorConfig
 from gateway.wire import camera_control
+from tests.fakes import MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 from videojobs.errors import GatewayError
-from videojobs.models import GatewayState, GenerationRequest, ImageRef, TaskSnapshot, VideoRequest
+from videojobs.lifecycle import ServiceConfig
+from videojobs.models import (
+    GatewayState,
+    GenerationRequest,
+    ImageRef,
+    Requester,
+    TaskSnapshot,
+    VideoRequest,
+)
+from videojobs.policy import BotDefaults, Policies
+from videojobs.service import VideoJobsService
 
 from .conftest import GATEWAY_KEY as KEY
 
@@ -628,6 +639,37 @@ async def test_retries_are_logged_without_headers(
     assert "status=429" in line
     assert "attempt 1/4" in line
     assert "Authorization" not in line
+
+
+async def test_a_poll_that_fails_after_retries_leaves_one_log_line(
+    make_client: Any,
+    sim: GatewaySimulator,
+    sleep: RecordingSleep,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The bot's poll through the real client: the gateway answers 503 to every attempt. The
+    client retries, and the failed poll leaves one log line, naming the task, the reason and
+    when it is tried again; the attempts themselves stay at DEBUG."""
+    store = MemoryStore()
+    rules = Policies(store, BotDefaults(max_active=0, max_daily=0), clock)
+    service = VideoJobsService(
+        store, make_client(), RecordingNotifier(), ServiceConfig(), clock, policies=rules
+    )
+    task = await service.admit_and_send(TEXT, Requester(user_id=1, guild_id=100, channel_id=500))
+    sim.add_faults(Fault.server_error(503, route="fetch", times=4))
+    clock.t = task.next_poll_at
+    sim.clear_requests()
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        polled, _, failed = await service.poll_due()
+    assert (polled, failed) == (1, 1)
+    assert sim.request_counts == {"GET /v1/video/generations/{task_id}": 4}
+    assert len(sleep.delays) == 3
+    ours = [r for r in caplog.records if not r.name.startswith("gateway.simulator")]
+    (line,) = [r.getMessage() for r in ours if r.levelno >= logging.INFO]
+    assert task.id in line and "status=503" in line and "next try in" in line
+    assert sum("attempt" in r.getMessage() for r in ours) == 4  # the client's DEBUG lines
 
 
 # --- secrets ----------------------------------------------------------------------------------

@@ -139,5 +139,6 @@ async def test_a_failed_poll_leaves_one_log_line(caplog: pytest.LogCaptureFixtur
         assert await service.poll_due() == (1, 0, 1)
     lines = [r for r in caplog.records if task.id in r.getMessage()]
     assert len(lines) == 1 and lines[0].exc_info is not None
+    assert "boom" in lines[0].getMessage() and "next try in" in lines[0].getMessage()
     stored = await store.get(task.id)
     assert stored is not None and stored.poll_errors == 1 and stored.next_poll_at > clock.t
