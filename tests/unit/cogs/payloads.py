@@ -2,9 +2,10 @@
 docs, "Interaction Object"; ../shared/discord-notes.md): who acts, where, and `data` for a slash
 command (type 2), a component (type 3: button or select) and a modal submit (type 5).
 
-Slash command data is built from the command definitions the bot synced (as the Discord client
-does): an option the bot did not register, a value outside its choices or bounds, or a missing
-required option is a mistake of the test, not something Discord would ever send.
+Slash command data is built from the command definitions the bot synced, by the Discord
+simulator's own builder (tests/support/discord_sim/commands.py), as the Discord client does: an
+option the bot did not register, a value outside its choices or bounds, or a missing required
+option is a mistake of the test, not something Discord would ever send.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from discord.utils import time_snowflake
+
+from tests.support.discord_sim.commands import build_command_data, find_command
+from tests.support.discord_sim.models import SimAttachment, SimChannel
 
 # permission bits (Discord's API docs, "Permissions")
 ADMINISTRATOR = 1 << 3
@@ -231,15 +235,21 @@ class Attachment:
             data.update(width=self.width, height=self.height)
         return data
 
-
-@dataclass(frozen=True)
-class Resolvable:
-    """A channel or a role picked in an option (resolved in `data.resolved`)."""
-
-    kind: str  # "channels" or "roles"
-    id: int
-    name: str
-    channel_type: int = TEXT
+    def sim(self, where: Place) -> SimAttachment:
+        """The same attachment for the simulator's command-data builder."""
+        data = self.payload(where.channel_id)
+        return SimAttachment(
+            id=self.id,
+            filename=self.filename,
+            data=b"",
+            content_type=self.content_type,
+            size=self.size,
+            width=self.width,
+            height=self.height,
+            url=data["url"],
+            proxy_url=data["proxy_url"],
+            ephemeral=True,
+        )
 
 
 def command_data(
@@ -248,67 +258,18 @@ def command_data(
     values: dict[str, Any],
     where: Place,
 ) -> dict[str, Any]:
-    """The `data` of a CHAT_INPUT interaction for `/path` ("video", "settings limits")."""
+    """The `data` of a CHAT_INPUT interaction for `/path` ("video", "settings limits"), built
+    by the Discord simulator's builder (the client's checks: known options, required ones,
+    lengths, bounds, choices, channel types). Values: scalars, an `Attachment`, or the
+    simulator's `SimChannel` / `SimRole` for a channel or role option."""
     name, *subs = path.split()
-    command = next((c for c in commands if c["name"] == name and c.get("type", 1) == 1), None)
+    command = find_command(commands, name)
     assert command is not None, f"/{name} is not synced; synced: {[c['name'] for c in commands]}"
-    definitions: list[dict[str, Any]] = command.get("options") or []
-    root: list[dict[str, Any]] = []
-    options = root
-    for sub in subs:
-        found = next((o for o in definitions if o["name"] == sub and o["type"] in (1, 2)), None)
-        assert found is not None, f"/{path}: no subcommand {sub!r}"
-        entry: dict[str, Any] = {"name": sub, "type": found["type"], "options": []}
-        options.append(entry)
-        options = entry["options"]
-        definitions = found.get("options") or []
-    known = {o["name"]: o for o in definitions}
-    assert set(values) <= set(known), f"/{path} has no option {set(values) - set(known)}"
-    resolved: dict[str, dict[str, Any]] = {}
-    for definition in definitions:
-        value = values.get(definition["name"])
-        if value is None:
-            assert not definition.get("required"), f"/{path}: {definition['name']} is required"
-            continue
-        wire = _wire(definition, value, resolved, where)
-        options.append({"name": definition["name"], "type": definition["type"], "value": wire})
-    data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": root}
-    if resolved:
-        data["resolved"] = resolved
-    return data
-
-
-def _wire(
-    definition: dict[str, Any], value: Any, resolved: dict[str, dict[str, Any]], where: Place
-) -> Any:
-    """An option's value as the Discord client sends it, after the checks the client makes."""
-    kind, name = definition["type"], definition["name"]
-    if kind == 11:
-        assert isinstance(value, Attachment), f"{name}: pass an Attachment"
-        resolved.setdefault("attachments", {})[str(value.id)] = value.payload(where.channel_id)
-        return str(value.id)
-    if kind in (7, 8):
-        assert isinstance(value, Resolvable), f"{name}: pass a Resolvable"
-        entry: dict[str, Any] = {"id": str(value.id), "name": value.name}
-        if kind == 7:
-            entry.update(type=value.channel_type, permissions=str(MEMBER))
-        else:
-            entry.update(
-                color=0, hoist=False, position=1, permissions="0", managed=False, mentionable=False
-            )
-        resolved.setdefault(value.kind, {})[str(value.id)] = entry
-        return str(value.id)
-    choices = definition.get("choices")
-    if choices:
-        assert value in [c["value"] for c in choices], f"{name}: {value!r} is not a choice"
-    if kind == 3:
-        assert isinstance(value, str)
-        assert definition.get("min_length", 0) <= len(value) <= definition.get("max_length", 6000)
-    if kind in (4, 10):
-        assert isinstance(value, int | float) and not isinstance(value, bool)
-        assert value >= definition.get("min_value", value), f"{name}: below min_value"
-        assert value <= definition.get("max_value", value), f"{name}: above max_value"
-    return value
+    channel = SimChannel(where.channel_id, where.channel_type, where.name)
+    given = {k: v.sim(where) if isinstance(v, Attachment) else v for k, v in values.items()}
+    return build_command_data(
+        command, subs, given, guild=None, channel=channel, channel_permissions=MEMBER
+    )
 
 
 def button_data(custom_id: str) -> dict[str, Any]:

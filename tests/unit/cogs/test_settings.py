@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.discord_sim.models import SimChannel, SimRole
+
 from .conftest import ADMIN, BOB, GUILD, Cogs
-from .payloads import CATEGORY, Person, Resolvable, snowflake
+from .payloads import CATEGORY, TEXT, Person, snowflake
 
 REFUSAL = "`/settings` is for server admins: it needs the Manage Server permission."
 
@@ -79,7 +81,7 @@ async def test_a_bad_limit_says_what_is_allowed_and_changes_nothing(
 
 
 async def test_a_channel_allowlist_applies_to_the_next_video(cogs: Cogs) -> None:
-    art = Resolvable("channels", snowflake(), "art")
+    art = SimChannel(snowflake(), TEXT, "art")
     saved = await cogs.slash("settings channels", ADMIN, action="allow", channel=art)
     assert saved.ephemeral and f"<#{art.id}>" in saved.text
     refused = await cogs.slash("video", prompt="in general")
@@ -87,14 +89,14 @@ async def test_a_channel_allowlist_applies_to_the_next_video(cogs: Cogs) -> None
 
 
 async def test_a_category_is_not_a_channel_for_video(cogs: Cogs) -> None:
-    shelf = Resolvable("channels", snowflake(), "shelf", channel_type=CATEGORY)
+    shelf = SimChannel(snowflake(), CATEGORY, "shelf")
     outcome = await cogs.slash("settings channels", ADMIN, action="allow", channel=shelf)
     assert outcome.ephemeral and "is not a text channel" in outcome.text
     assert cogs.store.settings.get(GUILD, {}) == {}
 
 
 async def test_a_role_allowlist_applies_to_the_next_video(cogs: Cogs) -> None:
-    artists = Resolvable("roles", snowflake(), "artists")
+    artists = SimRole(snowflake(), GUILD, "artists")
     await cogs.slash("settings roles", ADMIN, action="allow", role=artists)
     refused = await cogs.slash("video", BOB, prompt="bob has no role")
     assert refused.ephemeral and f"<@&{artists.id}>" in refused.text
