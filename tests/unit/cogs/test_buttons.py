@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from cogs.remix import NEGATIVE_FIELD, PROMPT_FIELD
 
-from .conftest import ADMIN, ALICE, BOB, GENERAL, Cogs, custom_ids, message_text
+from .harness import ADMIN, ALICE, BOB, GENERAL, Cogs, custom_ids, message_text
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
 

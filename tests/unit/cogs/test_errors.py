@@ -11,7 +11,7 @@ import pytest
 
 from cogs.errors import GENERIC
 
-from .conftest import BOB, Cogs
+from .harness import BOB, Cogs
 
 
 async def test_an_error_after_the_first_response_comes_as_an_ephemeral_followup(

@@ -13,7 +13,7 @@ import pytest
 
 from media.images import ImageFixer
 
-from .conftest import Cogs, message_text
+from .harness import Cogs, message_text
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
 

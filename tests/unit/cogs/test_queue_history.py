@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from videojobs.models import TaskState, VideoTask
 
-from .conftest import ADMIN, ALICE, BOB, Cogs, message_text
+from .harness import ADMIN, ALICE, BOB, Cogs, message_text
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
 NOT_ADMIN = "`/queue` is for server admins: it needs the Manage Server permission."

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.discord_sim.models import SimChannel, SimRole
 
-from .conftest import ADMIN, BOB, GUILD, Cogs
+from .harness import ADMIN, BOB, GUILD, Cogs
 from .payloads import CATEGORY, TEXT, Person, snowflake
 
 REFUSAL = "`/settings` is for server admins: it needs the Manage Server permission."

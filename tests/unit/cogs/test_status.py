@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from .conftest import ADMIN, ALICE, BOB, GENERAL, Cogs, message_text
+from .harness import ADMIN, ALICE, BOB, GENERAL, Cogs, message_text
 from .payloads import Person, Place, snowflake
 
 MakeCogs = Callable[..., Awaitable[Cogs]]

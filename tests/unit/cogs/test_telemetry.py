@@ -4,7 +4,7 @@ made once the bucket resets."""
 
 from __future__ import annotations
 
-from .conftest import Cogs
+from .harness import Cogs
 
 
 def sample(cogs: Cogs, name: str) -> float:

@@ -12,7 +12,7 @@ import pytest
 
 from cogs.errors import GENERIC
 
-from .conftest import ADMIN, ALICE, BOB, GENERAL, GUILD, Cogs
+from .harness import ADMIN, ALICE, BOB, GENERAL, GUILD, Cogs
 from .payloads import Attachment, Person, Place, snowflake
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
