@@ -14,6 +14,7 @@ import discord
 import pytest
 
 from media.images import ImageFixer
+from tests.fakes import MemoryStore
 
 from .harness import KLING_KEY, TOKEN, TRACEBACK_MARKS, Cogs
 
@@ -25,8 +26,10 @@ async def make_cogs(
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after
     started: list[Cogs] = []
 
-    async def make(*, fixer: ImageFixer | None = None, **settings: Any) -> Cogs:
-        cogs = Cogs(tmp_path / f"bot{len(started)}", fixer, **settings)
+    async def make(
+        *, fixer: ImageFixer | None = None, store: MemoryStore | None = None, **settings: Any
+    ) -> Cogs:
+        cogs = Cogs(tmp_path / f"bot{len(started)}", fixer, store, **settings)
         cogs.tmp_path.mkdir()
         started.append(cogs)
         await cogs.start()

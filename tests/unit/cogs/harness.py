@@ -140,9 +140,15 @@ class Cogs:
     """One bot, its REST peer and its service; `slash`, `click`, `pick` and `submit` play a
     member's interactions and return what the bot sent."""
 
-    def __init__(self, tmp_path: Path, fixer: ImageFixer | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        fixer: ImageFixer | None = None,
+        store: MemoryStore | None = None,
+        **settings: Any,
+    ) -> None:
         """`fixer`: keep frames as the bot does (download, fix, post them); without it the
-        gateway gets the attachments' own links."""
+        gateway gets the attachments' own links. `store`: the database of an earlier run."""
         self.tmp_path = tmp_path
         self.fixer = fixer
         self.settings = Settings(
@@ -154,7 +160,7 @@ class Cogs:
         self.bot_user = Person(snowflake(), "klingbot")
         self.rest = DiscordRest(self.bot_user, application_id=snowflake(), guild_id=GUILD)
         self.clock = FakeClock(start=time.time())
-        self.store = MemoryStore(clock=self.clock.now)
+        self.store = store or MemoryStore(clock=self.clock.now)
         self.gateway = FakeGateway()
         self.metrics = PrometheusMetrics()
         self.session: aiohttp.ClientSession | None = None
