@@ -28,6 +28,7 @@ from media.images import ImageFixer
 from observability.prometheus import PrometheusMetrics
 from tests.fakes import FakeGateway, MemoryStore
 from tests.support.clock import FakeClock
+from tests.support.passes import run_until_idle
 from videojobs.estimates import Estimates
 from videojobs.history import History
 from videojobs.lifecycle import ServiceConfig
@@ -281,16 +282,9 @@ class Cogs:
         self.rest.cdn[f"{found.id}/{filename}"] = data
         return found
 
-    async def run_until_idle(self, passes: int = 50) -> None:
+    async def run_until_idle(self) -> None:
         """Poll and deliver, moving the clock to each next wake-up, until nothing is left."""
-        for _ in range(passes):
-            await self.service.run_pass()
-            await self.service.drain()
-            wake = await self.service.next_wakeup()
-            if wake is None and not await self.store.undelivered():
-                return
-            self.clock.t = max(self.clock.t, wake or self.clock.t) + 0.001
-        raise AssertionError("the service never settled")
+        await run_until_idle(self.service, self.store, self.clock)
 
     def script(self, task: VideoTask, *steps: TaskSnapshot) -> None:
         """What the gateway answers for `task` from now on (the last step repeats)."""
