@@ -23,9 +23,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Shown:
-    state: TaskState
+    """What a task's status message shows (its state as a member reads it, its progress) and
+    when it was last edited."""
+
+    label: str
     progress: int
     at: float
+
+
+# what the first answer to /video (or Retry, Remix) shows: queued, 0%; no edit made yet
+FIRST_ANSWER = _Shown(TaskState.PENDING.label, 0, float("-inf"))
 
 
 class Delivery:
@@ -120,15 +127,15 @@ class Delivery:
     # --- progress -----------------------------------------------------------------------------
 
     def show_progress(self, task: VideoTask) -> None:
-        """Tell the notifier, in the background, when state or progress changed; at most every
-        `progress_min_interval` seconds per task."""
+        """Tell the notifier, in the background, when what the status message shows (state,
+        progress) changed; at most every `progress_min_interval` seconds per task."""
         now = self.lc.clock.now()
-        shown = self._shown.get(task.id)
-        if shown is not None and (shown.state, shown.progress) == (task.state, task.progress):
+        shown = self._shown.get(task.id, FIRST_ANSWER)
+        if (shown.label, shown.progress) == (task.status_label, task.progress):
             return
-        if shown is not None and now - shown.at < self.lc.config.progress_min_interval:
+        if now - shown.at < self.lc.config.progress_min_interval:
             return
-        self._shown[task.id] = _Shown(task.state, task.progress, now)
+        self._shown[task.id] = _Shown(task.status_label, task.progress, now)
         self.lc.background.spawn(self._send_progress(task), f"progress {task.id}", task)
 
     async def _send_progress(self, task: VideoTask) -> None:
