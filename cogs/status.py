@@ -67,14 +67,15 @@ def help_embed(policy: Policy) -> discord.Embed:
     embed.add_field(name="Examples", value=examples, inline=False)
     embed.add_field(
         name="Options",
-        value=(
+        value=render.clip(
             "`mode` std or pro · `duration` 5 or 10 s · `aspect_ratio` 16:9, 9:16, 1:1 · "
             "`negative_prompt` what to avoid · `cfg_scale` 0-1 · `camera` "
             f"{', '.join(camera_label(c) for c in ('zoom_in', 'pan_left', 'tilt_up'))} and more"
-            f" (not with end_image) · `model` {', '.join(policy.models)}\n"
+            f" (not with end_image) · `model` {render.clip(', '.join(policy.models), 300)}\n"
             "Images: PNG, JPEG or WebP, at most 50 MB, both sides at least 300 px, aspect "
             "between 1:2.5 and 2.5:1 (the bot converts WebP and shrinks images over 10 MB "
-            "for the video service)."
+            "for the video service).",
+            FIELD_LIMIT,
         ),
         inline=False,
     )

@@ -19,6 +19,9 @@ from videojobs.models import (
 from videojobs.policy import BotDefaults, credits_text
 
 from .front import Front, launch, requester_of
+from .render import clip
+
+DESCRIPTION_LIMIT = 100  # Discord refuses the whole command sync over it (50035)
 
 
 def descriptions(defaults: BotDefaults) -> dict[str, str]:
@@ -26,7 +29,7 @@ def descriptions(defaults: BotDefaults) -> dict[str, str]:
     other defaults: /help shows them)."""
     costs = ", ".join(f"{m} {credits_text(c)}" for m, c in defaults.task_costs)
     server = "unless the server set another"
-    return {
+    texts = {
         "prompt": f"What the video shows (1-{MAX_PROMPT_CHARS} characters)",
         "image": "First frame: PNG, JPEG or WebP, up to 50 MB, sides at least 300 px",
         "end_image": "Last frame (needs image): PNG, JPEG or WebP, same rules",
@@ -40,6 +43,7 @@ def descriptions(defaults: BotDefaults) -> dict[str, str]:
         f"{DEFAULT_CAMERA_STRENGTH})",
         "model": f"Which model makes the video (default {defaults.model} {server})",
     }
+    return {name: clip(text, DESCRIPTION_LIMIT) for name, text in texts.items()}
 
 
 def normalise_choice(value: str | None) -> str | None:

@@ -41,3 +41,22 @@ async def test_the_status_message_is_edited_only_when_what_it_shows_changed(cogs
     await poll_once(cogs, 11)  # running, 30%
     [edit] = status_edits(cogs, task.channel_id, task.status_message_id)
     assert "running" in message_text(edit) and "30%" in message_text(edit)
+
+
+async def test_long_model_names_stay_within_discords_limits(make_cogs: MakeCogs) -> None:
+    """KLING_MODELS takes 25 names of up to 100 characters: the commands still pass Discord's
+    checks on a sync (option descriptions of at most 100 characters), and /help still fits an
+    embed field."""
+    models = tuple(f"model-{i:02d}-" + "x" * 91 for i in range(25))
+    cogs = await make_cogs(kling_models=models)
+    sync = [c for c in cogs.rest.calls if c.method == "PUT" and c.path.endswith("/commands")]
+    assert sync, "the commands were not synced"
+    validate_commands(sync[-1].body)  # raises Discord's 50035 Invalid Form Body
+    [video] = [c for c in sync[-1].body if c["name"] == "video"]
+    model = next(o for o in video["options"] if o["name"] == "model")
+    assert [c["value"] for c in model["choices"]] == list(models)
+
+    shown = await cogs.slash("help")
+    assert shown.ephemeral
+    validate_message(shown.data, file_count=0, creating=True)
+    assert models[0] in shown.text
