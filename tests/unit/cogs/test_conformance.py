@@ -43,6 +43,34 @@ async def test_the_status_message_is_edited_only_when_what_it_shows_changed(cogs
     assert "running" in message_text(edit) and "30%" in message_text(edit)
 
 
+async def poll_when_due(cogs: Cogs, task_id: str) -> None:
+    """Move the clock to the task's next poll and run that pass."""
+    stored = await cogs.store.get(task_id)
+    assert stored is not None
+    cogs.clock.t = max(cogs.clock.t, stored.next_poll_at)
+    await poll_once(cogs, 0)
+
+
+async def test_the_status_shows_the_time_left_once_five_tasks_finished(make_cogs: MakeCogs) -> None:
+    """After five finished tasks of a kind, the first answer says how long one usually takes
+    and the status message of a running one how long is left."""
+    cogs = await make_cogs(max_active_tasks_per_user=0, daily_tasks_per_user=0)
+    cogs.gateway.default_script = ["completed"]
+    for i in range(5):
+        _, task = await cogs.video(prompt=f"a paper plane, take {i}")
+        await poll_when_due(cogs, task.id)
+        done = await cogs.store.get(task.id)
+        assert done is not None and done.state is TaskState.COMPLETED
+    cogs.gateway.default_script = ["running", "completed"]
+    outcome, task = await cogs.video(prompt="a paper plane, take 6")
+    assert task.status_message_id is not None
+    assert "usually ready in about" in outcome.text
+    assert status_edits(cogs, task.channel_id, task.status_message_id) == []
+    await poll_when_due(cogs, task.id)  # running, 30%
+    [edit] = status_edits(cogs, task.channel_id, task.status_message_id)
+    assert "running" in message_text(edit) and " left" in message_text(edit), edit
+
+
 async def test_long_model_names_stay_within_discords_limits(make_cogs: MakeCogs) -> None:
     """KLING_MODELS takes 25 names of up to 100 characters: the commands still pass Discord's
     checks on a sync (option descriptions of at most 100 characters), and /help still fits an
