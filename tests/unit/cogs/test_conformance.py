@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.support.discord_sim.validation import validate_commands, validate_message
-from videojobs.models import TaskState
+from videojobs.models import GatewayState, TaskSnapshot, TaskState
 
 from .conftest import Cogs, message_text
 
@@ -55,13 +55,20 @@ async def test_the_status_shows_the_time_left_once_five_tasks_finished(make_cogs
     """After five finished tasks of a kind, the first answer says how long one usually takes
     and the status message of a running one how long is left."""
     cogs = await make_cogs(max_active_tasks_per_user=0, daily_tasks_per_user=0)
-    cogs.gateway.default_script = ["completed"]
-    for i in range(5):
+    cogs.rest.files["video.mp4"] = b"\x00\x00\x00\x18ftypmp42"
+    for i in range(5):  # each done at its third poll: longer than the sixth's first poll
         _, task = await cogs.video(prompt=f"a paper plane, take {i}")
-        await poll_when_due(cogs, task.id)
-        done = await cogs.store.get(task.id)
-        assert done is not None and done.state is TaskState.COMPLETED
-    cogs.gateway.default_script = ["running", "completed"]
+        remote = task.gateway_task_id or ""
+        done = TaskSnapshot(
+            remote, GatewayState.COMPLETED, 100, video_url=f"{cogs.rest.base}/files/video.mp4"
+        )
+        queued = cogs.gateway.snapshot(remote, "queued")
+        cogs.gateway.remote[remote].script = [queued, queued, done]
+        for _ in range(3):
+            await poll_when_due(cogs, task.id)
+        finished = await cogs.store.get(task.id)
+        assert finished is not None and finished.state is TaskState.COMPLETED
+    cogs.gateway.default_script = ["running"]
     outcome, task = await cogs.video(prompt="a paper plane, take 6")
     assert task.status_message_id is not None
     assert "usually ready in about" in outcome.text
