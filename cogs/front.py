@@ -131,13 +131,14 @@ def require_manager(interaction: discord.Interaction, command: str) -> Requester
 
 def can_open_thread(interaction: discord.Interaction) -> bool:
     """A thread on the status message needs a server text channel (not a thread, not a DM)
-    and the permission to create public threads there."""
+    and the permission to create public threads there (Administrator grants every one)."""
     channel = interaction.channel
+    perms = interaction.app_permissions
     return (
         interaction.guild_id is not None
         and isinstance(channel, discord.TextChannel | discord.PartialMessageable)
         and getattr(channel, "type", None) in (discord.ChannelType.text, discord.ChannelType.news)
-        and interaction.app_permissions.create_public_threads
+        and (perms.administrator or perms.create_public_threads)
     )
 
 
@@ -154,7 +155,7 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
         if can_open_thread(interaction):
             try:
                 thread = await message.create_thread(
-                    name=render.clip(f"🎬 {task.request.prompt}", 100), auto_archive_duration=1440
+                    name=thread_name(task), auto_archive_duration=1440
                 )
             except discord.HTTPException as exc:
                 log.info("task %s: no thread (%s); using the channel", task.id, exc)
@@ -165,6 +166,12 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
     finally:
         # stored already: it runs and is reported in the channel even if Discord failed us here
         front.service.send_in_background(task.id)
+
+
+def thread_name(task: VideoTask) -> str:
+    """The task's prompt on one line (a Remix form's may have several), within Discord's 100
+    characters."""
+    return render.clip(f"🎬 {' '.join(task.request.prompt.split())}", 100)
 
 
 class TaskButton(

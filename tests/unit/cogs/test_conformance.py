@@ -10,7 +10,8 @@ from typing import Any
 from tests.support.discord_sim.validation import validate_commands, validate_message
 from videojobs.models import GatewayState, TaskSnapshot, TaskState
 
-from .conftest import Cogs, message_text
+from .conftest import GENERAL, GUILD, Cogs, message_text
+from .payloads import ADMINISTRATOR, Place
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
 
@@ -95,3 +96,36 @@ async def test_long_model_names_stay_within_discords_limits(make_cogs: MakeCogs)
     assert shown.ephemeral
     validate_message(shown.data, file_count=0, creating=True)
     assert models[0] in shown.text
+
+
+async def test_a_bot_with_administrator_opens_the_thread(cogs: Cogs) -> None:
+    """Administrator grants every permission, Create Public Threads too: the bot whose
+    app_permissions has that bit alone opens the thread like any other."""
+    where = Place(GUILD, GENERAL.channel_id, app_permissions=ADMINISTRATOR)
+    outcome, task = await cogs.video(where=where, prompt="a castle on a hill")
+    [thread] = outcome.made("POST", rf"/channels/{GENERAL.channel_id}/messages/\d+/threads")
+    assert thread.status == 201
+    assert task.thread_id is not None and task.thread_id == task.status_message_id
+
+
+async def test_a_remixed_prompt_on_several_lines_names_its_thread_on_one_line(
+    cogs: Cogs,
+) -> None:
+    """The Remix form's prompt may hold line breaks; the new task's thread (opened when the
+    form is sent from a channel: the result fell back there) is named on one line."""
+    cogs.gateway.default_script = ["failed"]
+    _, task = await cogs.video(prompt="a fox in the snow")
+    await poll_when_due(cogs, task.id)
+    [failure] = [
+        m for m in cogs.rest.in_channel(task.target_channel_id) if "failed" in m["content"]
+    ]
+    form = await cogs.click(failure, f"vb:remix:{task.id}")
+    assert form.type == 9
+    remixed = await cogs.submit(
+        form.data["custom_id"],
+        {"prompt": "a fox\n\nin the  snow,\nat dawn", "negative_prompt": ""},
+        where=GENERAL,
+    )
+    assert remixed.type == 4 and not remixed.ephemeral, remixed.text
+    threads = remixed.made("POST", r"/channels/\d+/messages/\d+/threads")
+    assert [t.body["name"] for t in threads] == ["🎬 a fox in the snow, at dawn"]
