@@ -10,7 +10,7 @@ from typing import Any
 from tests.support.discord_sim.validation import validate_commands, validate_message
 from videojobs.models import GatewayState, TaskSnapshot, TaskState
 
-from .conftest import GENERAL, GUILD, Cogs, message_text
+from .harness import GENERAL, GUILD, Cogs, message_text
 from .payloads import ADMINISTRATOR, Place
 
 MakeCogs = Callable[..., Awaitable[Cogs]]
