@@ -339,18 +339,26 @@ async def run(settings: Settings) -> int:
             frames=DiscordFrameKeeper(bot, session, image_fixer),
         )
         bot.front = Front(service=service, estimates=estimates, history=History(store))
-        ops = None
-        if settings.metrics_listen and metrics is not None:
-            app = ops_app(metrics, bot.health, lambda: store.count_unfinished(None))
-            ops = await start_ops_server(settings.metrics_listen, app)
-        callbacks = None
-        if settings.callback_listen and settings.callback_public_url:
-            callbacks = await start_callback_server(
-                settings.callback_listen,
-                settings.callback_public_url,
-                service.verify_callback,
-                service.receive_callback,
-            )
+        ops = callbacks = None
+        try:  # a listen address that can't be served (port taken, host not ours): one line
+            if settings.metrics_listen and metrics is not None:
+                listening = "METRICS_LISTEN", settings.metrics_listen
+                app = ops_app(metrics, bot.health, lambda: store.count_unfinished(None))
+                ops = await start_ops_server(settings.metrics_listen, app)
+            if settings.callback_listen and settings.callback_public_url:
+                listening = "CALLBACK_LISTEN", settings.callback_listen
+                callbacks = await start_callback_server(
+                    settings.callback_listen,
+                    settings.callback_public_url,
+                    service.verify_callback,
+                    service.receive_callback,
+                )
+        except OSError as exc:
+            name, (host, port) = listening
+            print(f"{name}: can't listen on {host}:{port} ({exc.strerror or exc})", file=sys.stderr)
+            if ops is not None:
+                await ops.cleanup()
+            return EXIT_BAD_SETTINGS
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: background.spawn(bot.shutdown(), "shutdown"))

@@ -100,6 +100,10 @@ async def start_callback_server(
     runner = web.AppRunner(callback_app(path, verify, receive), access_log=None)
     await runner.setup()
     host, port = listen
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
     log.info("receiving task callbacks on %s:%d%s/<task secret>", host, port, path.rstrip("/"))
     return runner

@@ -56,6 +56,10 @@ async def start_ops_server(listen: tuple[str, int], app: web.Application) -> web
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = listen
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
     log.info("serving /metrics and /healthz on %s:%d", host, port)
     return runner

@@ -4,9 +4,11 @@ happened, a health probe that tells a connected bot from a cut-off one, and JSON
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.ports import free_port
@@ -136,3 +138,23 @@ async def test_json_logs_carry_the_task_guild_and_process(make_scenario: MakeSce
     assert len(about_task) >= 3  # admitted, submitted, completed, delivered ...
     assert KEY not in s.bot.logs
     assert s.discord.token not in s.bot.logs
+
+
+@pytest.mark.parametrize("setting", ["METRICS_LISTEN", "CALLBACK_LISTEN"])
+async def test_a_listen_address_in_use_stops_with_one_line(start_bot: Any, setting: str) -> None:
+    """METRICS_LISTEN or CALLBACK_LISTEN on a port another program holds: exit status 2 and one
+    line naming the setting, never a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {setting: address}
+        if setting == "CALLBACK_LISTEN":
+            env["CALLBACK_PUBLIC_URL"] = "https://bot.example/kling/callback"
+        bot = await start_bot(env, wait_ready=False)
+
+        assert await bot.wait_exit(timeout=20) == 2
+    lines = [line for line in bot.logs.splitlines() if line.strip()]
+    assert lines[-1].startswith(f"{setting}: can't listen on {address}"), bot.logs
+    assert "Traceback" not in bot.logs
+    assert "sk-e2e-test-key" not in bot.logs
