@@ -135,7 +135,7 @@ class VideoBot(commands.Bot):
         """Healthy while connected to Discord and the poller ran recently (GET /healthz)."""
         if not self.accepting or self.is_closed():
             return Health(False, "the bot is stopping")
-        if not self.is_ready() or self.ws is None or not self.ws.open:
+        if not self.is_ready() or not self.connected():
             return Health(False, "not connected to Discord")
         poller = self.get_cog("PollerCog")
         last_pass = poller.last_pass if isinstance(poller, PollerCog) else None
@@ -145,6 +145,9 @@ class VideoBot(commands.Bot):
         if age > max(HEALTH_MIN_AGE, 3 * self.settings.poll_interval_seconds):
             return Health(False, f"the poller's last pass was {age:.0f} s ago")
         return Health(True, f"connected; the poller's last pass was {age:.0f} s ago")
+
+    def connected(self) -> bool:
+        return self.ws is not None and self.ws.open
 
     async def _accepting(self, interaction: discord.Interaction) -> bool:
         if not self.accepting:
@@ -227,6 +230,9 @@ def bot_defaults(settings: Settings) -> BotDefaults:
 
 class ShardedVideoBot(VideoBot, commands.AutoShardedBot):
     """The bot running this process's shards (SHARD_IDS of SHARD_COUNT)."""
+
+    def connected(self) -> bool:  # one connection per shard; `ws` stays None
+        return bool(self.shards) and not any(s.is_closed() for s in self.shards.values())
 
 
 def make_bot(

@@ -98,10 +98,14 @@ def _done(s: Scenario) -> bool:
     return s.bot.logs.count("delivered (message") >= 4
 
 
-async def test_healthz_turns_503_when_discord_is_gone(make_scenario: MakeScenario) -> None:
-    """/healthz is 200 while connected and polling, 503 once the bot loses Discord."""
+@pytest.mark.parametrize("shards", [{}, {"SHARD_COUNT": "2"}], ids=["one-connection", "shards"])
+async def test_healthz_turns_503_when_discord_is_gone(
+    make_scenario: MakeScenario, shards: dict[str, str]
+) -> None:
+    """/healthz is 200 while connected and polling, 503 once the bot loses Discord; the same
+    with SHARD_COUNT (one connection per shard)."""
     base = f"http://127.0.0.1:{free_port()}"
-    s = await make_scenario(METRICS_LISTEN=base.removeprefix("http://"))
+    s = await make_scenario(METRICS_LISTEN=base.removeprefix("http://"), **shards)
 
     async def health() -> int:
         return (await get(f"{base}/healthz"))[0]
