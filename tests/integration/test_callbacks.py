@@ -204,8 +204,9 @@ async def test_without_any_callback_polling_delivers(make_world: MakeWorld) -> N
 
 
 async def test_junk_is_refused(unused_tcp_port: int) -> None:
-    """A POST with a secret but no JSON is a 400; a signed callback for a task that is not ours
-    (not in the database) is accepted and ignored."""
+    """A POST with a secret but no JSON names no task, so the secret can't be shown to be its:
+    403, like any POST without the right secret (product-spec.md, Callbacks); a signed
+    callback for a task that is not ours (not in the database) is accepted and ignored."""
     received: list[CallbackNews] = []
 
     async def verify(task_id: str, secret: str) -> bool:
@@ -222,7 +223,7 @@ async def test_junk_is_refused(unused_tcp_port: int) -> None:
         async with aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{unused_tcp_port}/cb/s3cret"
             async with session.post(url, data=b"<html>") as response:
-                assert response.status == 400
+                assert response.status == 403
             body = {"task_status": "processing", "task_info": {"external_task_id": "abc"}}
             async with session.post(url, json=body) as response:
                 assert response.status == 200
