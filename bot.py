@@ -265,7 +265,9 @@ async def gateway_base(settings: Settings) -> AsyncIterator[str]:
     if not settings.use_simulator:
         yield settings.kling_api_base
         return
-    simulator = GatewaySimulator(SimulatorConfig(api_key=settings.kling_api_key))
+    # it serves the models the bot offers (any other would wait on 503 model_not_found)
+    config = SimulatorConfig(api_key=settings.kling_api_key, models=settings.kling_models)
+    simulator = GatewaySimulator(config)
     base = await simulator.start(host="127.0.0.1", port=0)
     log.info("using the built-in gateway simulator at %s (no credits are spent)", base)
     try:

@@ -235,3 +235,16 @@ def _kept_frames(s: Scenario, inter: SimInteraction) -> SimMessage:
         if m.content.startswith(f"Frames for `{short}`")
     ]
     return message
+
+
+async def test_the_built_in_simulator_serves_every_model_offered(
+    make_scenario: MakeScenario,
+) -> None:
+    """KLING_API_BASE=simulator (an owner trying the bot without credits) with KLING_MODELS
+    naming other models: the built-in gateway takes a video with the default model at once
+    instead of leaving it waiting on a 503 model_not_found until the timeout."""
+    s = await make_scenario(KLING_API_BASE="simulator", KLING_MODELS="kling-v2-master,kling-v3")
+    inter = await s.video(prompt="a kite over the dunes")
+    await s.bot.wait_for_log("sent as gateway task", timeout=15)
+    assert "waiting for the gateway" not in s.bot.logs
+    assert inter.original is not None and "kling-v2-master" in inter.original.text
