@@ -48,6 +48,11 @@ STYLES: tuple[Style, ...] = ("unified", "kling")
 UNIFIED_PATH = "/v1/video/generations"
 KLING_PATH = "/kling/v1/videos"
 
+# Connecting (DNS, a free slot in the pool, the TCP and TLS handshakes) gets its own limit: a
+# gateway that never answers the handshake (a firewall dropping packets, a host gone) was surely
+# not reached, so a create that met it may wait; a time-out after that may hide a task.
+CONNECT_TIMEOUT = 10.0
+
 NO_VIDEO_REASON = "The video service said the video was ready but gave no link to it."
 LOST_CREATE_MESSAGE = (
     "The video gateway took the task but its answer was lost, so the bot cannot follow it. "
@@ -103,7 +108,9 @@ class GatewayClient:
         self._style = style
         self._secrets = (api_key,)
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, connect=min(CONNECT_TIMEOUT, timeout / 2)
+        )
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._backoff_base = backoff_base

@@ -6,7 +6,9 @@ The simulator runs on a fake clock where a test needs a task to move; retries us
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from typing import Any
 
 import aiohttp
@@ -580,6 +582,33 @@ async def test_closed_port(http: aiohttp.ClientSession) -> None:
     assert (error.code, error.retryable) == ("unreachable", True)
     assert "unreachable" in str(error)
     assert len(sleep.delays) == 3
+
+
+async def test_create_to_a_gateway_that_never_answers_the_handshake_may_wait(
+    http: aiohttp.ClientSession,
+) -> None:
+    """A host that drops the connection attempt (a firewall, a machine gone; here a port whose
+    backlog is full) was surely not reached: the create is worth waiting for, not reported as
+    one that may have started a task."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(4)]  # never accepted: the backlog is full
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", port))
+            client = GatewayClient(
+                http, base_url=f"http://127.0.0.1:{port}", api_key=KEY, timeout=2.0
+            )
+            error = await rejected(client.create(text_request()))
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert error.code == "unreachable"
+    assert error.worth_waiting and not error.may_have_reached
 
 
 async def test_lost_create_answer_is_not_sent_again(
