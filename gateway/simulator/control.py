@@ -7,7 +7,6 @@ API; a bad body is answered 400 with what is wrong."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -124,10 +123,7 @@ class _Control:
             if data.get("mode") == "refuse":
                 if not isinstance(seconds, int | float) or seconds <= 0:
                     raise ValueError("refuse needs seconds (nobody could end it over HTTP)")
-                # answered first, then the port closes
-                asyncio.get_running_loop().call_soon(
-                    lambda: asyncio.ensure_future(self._sim.refuse_connections(seconds))
-                )
+                self._sim.refuse_connections_soon(seconds)  # answered first, then closed
             else:
                 self._sim.start_outage(
                     str(data.get("mode")),

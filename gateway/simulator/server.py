@@ -45,6 +45,7 @@ class GatewaySimulator:
         self._base_url: str | None = None
         self._bound: tuple[str, int] | None = None
         self._reopen: asyncio.Task[None] | None = None
+        self._refusal: asyncio.Task[None] | None = None
         self.app = self._build_app()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -107,6 +108,14 @@ class GatewaySimulator:
             logger.info("gateway simulator refusing connections")
         if seconds is not None:
             self._reopen = asyncio.create_task(self._accept_after(seconds))
+
+    def refuse_connections_soon(self, seconds: float) -> None:
+        """`refuse_connections(seconds)` once the request under way has been answered."""
+
+        def begin() -> None:
+            self._refusal = asyncio.create_task(self.refuse_connections(seconds))
+
+        asyncio.get_running_loop().call_soon(begin)
 
     async def _accept_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
