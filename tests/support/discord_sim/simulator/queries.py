@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
-import time
 from typing import Any
 
+from ...waiting import wait_until
 from ..errors import SimulatorUsageError
 from ..gateway import GatewaySession
 from ..interactions import SimInteraction
@@ -141,23 +138,17 @@ class SimQueries(SimStore):
         message: str = "",
         interval: float = 0.05,
     ) -> Any:
-        """Poll ``predicate`` (sync or async) until it returns something truthy, and return it.
-        On timeout, AssertionError with ``message`` and a dump of the simulator's state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                name = getattr(predicate, "__name__", "predicate")
-                raise AssertionError(
-                    f"timed out after {timeout} s waiting for {message or name}\n{self.dump()}"
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(interval, remaining))
+        """Poll ``predicate`` (sync or async) until it returns something truthy, and return it,
+        asking again as soon as the simulator's state changes. On timeout, AssertionError with
+        ``message`` and a dump of the simulator's state."""
+        return await wait_until(
+            predicate,
+            timeout,
+            what=message or getattr(predicate, "__name__", "predicate"),
+            interval=interval,
+            changed=lambda: self._changed.wait(),
+            details=self.dump,
+        )
 
     async def wait_until_connected(
         self,
