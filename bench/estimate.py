@@ -31,6 +31,7 @@ from bench.common import percentile, table, write_results
 from storage.task_store import SqliteTaskStore
 from videojobs.estimates import MIN_SAMPLES, Estimates, time_left, typical
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
+from videojobs.ports import AdmissionLimits
 
 KINDS = {  # (mode, duration) -> typical seconds from creation to completion
     ("std", 5): 120.0,
@@ -124,10 +125,7 @@ async def replay(tasks: int, seed: int, window: int) -> dict[str, Any]:
                 done = task.evolve(
                     state=TaskState.COMPLETED, finished_at=clock.t, updated_at=clock.t
                 )
-                assert (
-                    await store.insert_within_limits(done, max_active=0, max_daily=0, day_start=0)
-                    is None
-                )
+                assert await store.insert_within_limits(done, AdmissionLimits()) is None
                 continue
             if event.kind == "start":
                 heapq.heappush(events, Event(clock.t + took, order, "finish", task, took))

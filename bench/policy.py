@@ -25,6 +25,7 @@ from storage.task_store import SqliteTaskStore
 from videojobs.lifecycle import SystemClock
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
 from videojobs.policy import BotDefaults, Policies, day_start
+from videojobs.ports import AdmissionLimits
 
 GUILD = 1
 REQUEST = VideoRequest(prompt="a lantern festival over a river", model="kling-v3")
@@ -55,9 +56,7 @@ async def run(today: int, ops: int) -> list[dict[str, Any]]:
         store = await SqliteTaskStore.open(Path(tmp) / "bench.sqlite3")
         try:
             for _ in range(today):
-                await store.insert_within_limits(
-                    make_task(rng, now), max_active=0, max_daily=0, day_start=0
-                )
+                await store.insert_within_limits(make_task(rng, now), AdmissionLimits())
             policies = Policies(store, BotDefaults(), SystemClock())
             await policies.change(
                 GUILD, {"mode": "pro", "daily_per_member": 50, "daily_server_credits": 1e6}, by=9
@@ -72,7 +71,10 @@ async def run(today: int, ops: int) -> list[dict[str, Any]]:
                 for _ in range(ops):
                     task = make_task(rng, now, created_at=now, state=TaskState.PENDING)
                     await store.insert_within_limits(
-                        task, max_active=2, max_daily=20, day_start=start, server_budget=budget
+                        task,
+                        AdmissionLimits(
+                            max_active=2, max_daily=20, day_start=start, server_budget=budget
+                        ),
                     )
 
             async def burst(budget: float) -> None:
@@ -82,7 +84,10 @@ async def run(today: int, ops: int) -> list[dict[str, Any]]:
                 await asyncio.gather(
                     *(
                         store.insert_within_limits(
-                            t, max_active=2, max_daily=20, day_start=start, server_budget=budget
+                            t,
+                            AdmissionLimits(
+                                max_active=2, max_daily=20, day_start=start, server_budget=budget
+                            ),
                         )
                         for t in tasks
                     )

@@ -68,6 +68,7 @@ from videojobs.models import (
     VideoTask,
     new_task_id,
 )
+from videojobs.ports import AdmissionLimits
 from videojobs.schedule import PollSchedule
 from videojobs.service import ServiceConfig, VideoJobsService
 
@@ -308,7 +309,7 @@ async def populate(
             gateway_task_id=snapshot.task_id,
             attempts=1,
         )
-        inserted = await store.insert_within_limits(task, max_active=0, max_daily=0, day_start=0)
+        inserted = await store.insert_within_limits(task, AdmissionLimits())
         assert inserted is None
         shapes.append({"id": snapshot.task_id, "running": total - QUEUED, "age": age})
 

@@ -51,6 +51,7 @@ from videojobs.models import (  # noqa: E402
     new_task_id,
 )
 from videojobs.policy import BotDefaults, Policies  # noqa: E402
+from videojobs.ports import AdmissionLimits  # noqa: E402
 from videojobs.service import VideoJobsService  # noqa: E402
 
 REQUEST = VideoRequest(prompt="a hot air balloon over a canyon at dawn", model="kling-v3")
@@ -130,10 +131,7 @@ async def prepare(db: Path, sim: SimProcess, tasks: int) -> None:
                 gateway_task_id=snapshot.task_id,
                 attempts=1,
             )
-            assert (
-                await store.insert_within_limits(task, max_active=0, max_daily=0, day_start=0)
-                is None
-            )
+            assert await store.insert_within_limits(task, AdmissionLimits()) is None
 
         await asyncio.gather(*(one(n) for n in range(tasks)))
     await store.close()

@@ -21,6 +21,7 @@ from typing import Any
 from bench.common import REPO_ROOT, cpu_seconds, table, write_results
 from storage.task_store import SqliteTaskStore
 from videojobs.models import POLLED_STATES, TaskState, VideoRequest, VideoTask, new_task_id
+from videojobs.ports import AdmissionLimits
 
 REQUEST = VideoRequest(prompt="a paper boat drifting down a rainy street", model="kling-v3")
 
@@ -68,7 +69,7 @@ async def run(rows: int, ops: int, concurrency: int, batch: int) -> list[dict[st
             now = time.time()
             existing = [make_task(rng, now, rng.choice(list(TaskState))) for _ in range(rows)]
             for task in existing:
-                await store.insert_within_limits(task, max_active=0, max_daily=0, day_start=0)
+                await store.insert_within_limits(task, AdmissionLimits())
 
             # new members, so that no submission is refused by the limits it checks
             fresh = [
@@ -79,7 +80,7 @@ async def run(rows: int, ops: int, concurrency: int, batch: int) -> list[dict[st
             async def inserts() -> None:
                 for task in fresh[: ops // 2]:
                     await store.insert_within_limits(
-                        task, max_active=2, max_daily=20, day_start=now - 86400
+                        task, AdmissionLimits(max_active=2, max_daily=20, day_start=now - 86400)
                     )
 
             async def concurrent_inserts() -> None:
@@ -88,7 +89,7 @@ async def run(rows: int, ops: int, concurrency: int, batch: int) -> list[dict[st
                 async def worker() -> None:
                     for task in tasks:
                         await store.insert_within_limits(
-                            task, max_active=2, max_daily=20, day_start=now - 86400
+                            task, AdmissionLimits(max_active=2, max_daily=20, day_start=now - 86400)
                         )
 
                 await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -18,7 +18,7 @@ import asyncpg
 
 from videojobs.errors import DuplicateTaskId, InvalidTaskRecord
 from videojobs.models import TaskState, VideoTask
-from videojobs.ports import LimitCounts, within_limits
+from videojobs.ports import AdmissionLimits, LimitCounts
 
 from .key_values import PostgresKeyValues
 from .pg_database import create_pool
@@ -197,27 +197,23 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
     # --- writes ---------------------------------------------------------------------------------
 
     async def insert_within_limits(
-        self,
-        task: VideoTask,
-        *,
-        max_active: int,
-        max_daily: int,
-        day_start: float,
-        server_budget: float = 0.0,
+        self, task: VideoTask, limits: AdmissionLimits
     ) -> LimitCounts | None:
         """See TaskStore.insert_within_limits."""
         row = to_row(task)
-        budgeted = server_budget > 0 and task.guild_id is not None
+        budgeted = limits.budgeted and task.guild_id is not None
         async with self._pool.acquire() as conn, conn.transaction():
             if budgeted:
                 await conn.execute(_LOCK, GUILD_LOCK_CLASS, task.guild_id)
             await conn.execute(_LOCK, REQUESTER_LOCK_CLASS, task.requester_id)
-            active, today = await conn.fetchrow(_COUNT_LIMITS, task.requester_id, float(day_start))
+            active, today = await conn.fetchrow(
+                _COUNT_LIMITS, task.requester_id, float(limits.day_start)
+            )
             counts = LimitCounts(active=int(active), today=int(today))
             if budgeted:
-                used = await conn.fetchval(_CREDITS_USED, task.guild_id, float(day_start))
+                used = await conn.fetchval(_CREDITS_USED, task.guild_id, float(limits.day_start))
                 counts = replace(counts, credits_used=float(used))
-            if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
+            if not limits.admit(counts, task.cost):
                 return counts
             try:
                 lease = self._lease_params()

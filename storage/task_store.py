@@ -23,7 +23,7 @@ import aiosqlite
 
 from videojobs.errors import DuplicateTaskId, InvalidTaskRecord
 from videojobs.models import TaskState, VideoTask
-from videojobs.ports import LimitCounts, within_limits
+from videojobs.ports import AdmissionLimits, LimitCounts
 
 from .database import open_database
 from .file_lock import FileLock
@@ -205,24 +205,18 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
             return cursor.rowcount
 
     async def insert_within_limits(
-        self,
-        task: VideoTask,
-        *,
-        max_active: int,
-        max_daily: int,
-        day_start: float,
-        server_budget: float = 0.0,
+        self, task: VideoTask, limits: AdmissionLimits
     ) -> LimitCounts | None:
         """See TaskStore.insert_within_limits."""
         async with self._transaction() as conn:
             rows = await conn.execute_fetchall(
-                _COUNT_LIMITS, (task.requester_id, task.requester_id, day_start)
+                _COUNT_LIMITS, (task.requester_id, task.requester_id, limits.day_start)
             )
             counts = _limit_counts(rows)
-            if server_budget > 0 and task.guild_id is not None:
-                rows = await conn.execute_fetchall(_CREDITS_USED, (task.guild_id, day_start))
+            if limits.budgeted and task.guild_id is not None:
+                rows = await conn.execute_fetchall(_CREDITS_USED, (task.guild_id, limits.day_start))
                 counts = replace(counts, credits_used=float(next(iter(rows))[0]))
-            if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
+            if not limits.admit(counts, task.cost):
                 return counts
             try:
                 await conn.execute(_INSERT, _to_row(task) | self._lease_params())

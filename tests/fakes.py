@@ -23,7 +23,7 @@ from videojobs.models import (
     VideoTask,
 )
 from videojobs.policy import SettingRecord
-from videojobs.ports import LimitCounts, within_limits
+from videojobs.ports import AdmissionLimits, LimitCounts
 
 _TASK_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -154,18 +154,12 @@ class MemoryStore:
                 callback()
 
     async def insert_within_limits(
-        self,
-        task: VideoTask,
-        *,
-        max_active: int,
-        max_daily: int,
-        day_start: float,
-        server_budget: float = 0.0,
+        self, task: VideoTask, limits: AdmissionLimits
     ) -> LimitCounts | None:
-        counts = self._counts(task.requester_id, day_start)
-        if server_budget > 0 and task.guild_id is not None:
-            counts = replace(counts, credits_used=self._credits(task.guild_id, day_start))
-        if not within_limits(counts, task.cost, max_active, max_daily, server_budget):
+        counts = self._counts(task.requester_id, limits.day_start)
+        if limits.budgeted and task.guild_id is not None:
+            counts = replace(counts, credits_used=self._credits(task.guild_id, limits.day_start))
+        if not limits.admit(counts, task.cost):
             return counts
         if task.id in self.tasks or any(t.short_id == task.short_id for t in self.tasks.values()):
             raise DuplicateTaskId(task.id)

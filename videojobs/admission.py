@@ -16,6 +16,7 @@ from .finish import Finish
 from .lifecycle import Lifecycle
 from .models import ACTIVE_STATES, Requester, TaskState, VideoRequest, VideoTask, new_task_id
 from .policy import Policies, Policy, day_start, refusal_message
+from .ports import AdmissionLimits
 from .rules import check_access, validate_request
 from .telemetry import bind
 
@@ -85,13 +86,13 @@ class Admission:
             retry_of=retry_of,
             cost=cost,
         )
-        counts = await self.lc.store.insert_within_limits(
-            task,
+        limits = AdmissionLimits(
             max_active=policy.max_active,
             max_daily=policy.max_daily,
             day_start=day_start(now),
             server_budget=policy.daily_server_credits if policy.has_budget else 0.0,
         )
+        counts = await self.lc.store.insert_within_limits(task, limits)
         if counts is not None:
             raise RequestRejected(
                 refusal_message(

@@ -42,13 +42,27 @@ class LimitCounts:
 CREDIT_EPSILON = 1e-6  # credits are decimals: 0.1 + 0.2 must fit a budget of 0.3
 
 
-def within_limits(
-    counts: LimitCounts, cost: float, max_active: int, max_daily: int, server_budget: float
-) -> bool:
-    """Whether one more task of `cost` fits, given the counts (every store decides alike)."""
-    if 0 < max_active <= counts.active or 0 < max_daily <= counts.today:
-        return False
-    return not (server_budget > 0 and counts.credits_used + cost > server_budget + CREDIT_EPSILON)
+@dataclass(frozen=True, slots=True)
+class AdmissionLimits:
+    """What one more task of a member must fit: its unfinished and today's tasks (0 = no
+    limit), and the credits its server spent since `day_start` (a budget of 0 = none)."""
+
+    max_active: int = 0
+    max_daily: int = 0
+    day_start: float = 0.0
+    server_budget: float = 0.0
+
+    @property
+    def budgeted(self) -> bool:
+        return self.server_budget > 0
+
+    def admit(self, counts: LimitCounts, cost: float) -> bool:
+        """Whether one more task of `cost` fits, given the counts (every store decides alike)."""
+        if 0 < self.max_active <= counts.active or 0 < self.max_daily <= counts.today:
+            return False
+        return not (
+            self.budgeted and counts.credits_used + cost > self.server_budget + CREDIT_EPSILON
+        )
 
 
 class KeyValues(Protocol):
@@ -81,18 +95,11 @@ class TaskStore(Protocol):
         ...
 
     async def insert_within_limits(
-        self,
-        task: VideoTask,
-        *,
-        max_active: int,
-        max_daily: int,
-        day_start: float,
-        server_budget: float = 0.0,
+        self, task: VideoTask, limits: AdmissionLimits
     ) -> LimitCounts | None:
         """Atomically count the requester's unfinished tasks and those created since
-        `day_start`, and with a `server_budget` the credits its guild spent since then (tasks
-        that failed do not count); insert `task` only when both counts are under their limit
-        (0 = no limit) and its cost fits what is left of the budget (0 = no budget).
+        `limits.day_start`, and with a budget the credits its guild spent since then (tasks
+        that failed do not count); insert `task` only when `limits.admit` says it fits.
         Returns None when inserted, else the counts that stopped it. Raises DuplicateTaskId
         when the id or short id is taken."""
         ...

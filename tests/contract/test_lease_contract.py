@@ -14,6 +14,7 @@ from tests.support.clock import FakeClock
 from tests.support.tasks import NOW, make_task
 from tests.support.waiting import wait_until
 from videojobs.models import DeliveryState, TaskState, VideoTask
+from videojobs.ports import AdmissionLimits
 
 from .conftest import Backend
 
@@ -27,7 +28,7 @@ async def two(backend: Backend) -> tuple[Any, Any, FakeClock]:
 
 async def insert(store: Any, **changes: Any) -> VideoTask:
     task = make_task(**changes)
-    assert await store.insert_within_limits(task, max_active=0, max_daily=0, day_start=0) is None
+    assert await store.insert_within_limits(task, AdmissionLimits()) is None
     return task
 
 

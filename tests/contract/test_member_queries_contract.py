@@ -22,7 +22,7 @@ async def finished(
     **changes: Any,
 ) -> str:
     task = make_task(request=request, created_at=at, updated_at=at, **changes)
-    assert await store.insert_within_limits(task, **NO_LIMITS) is None
+    assert await store.insert_within_limits(task, NO_LIMITS) is None
     await store.update(task.evolve(state=state, finished_at=at + took, updated_at=at + took))
     return task.id
 
@@ -37,7 +37,7 @@ async def test_completed_durations_of_one_kind_newest_first(store: Any) -> None:
     await finished(store, 9.0, request=replace(STD5, duration=10), at=NOW + 5000)
     await finished(store, 11.0, request=replace(STD5, model="kling-v2"), at=NOW + 5000)
     await finished(store, 900.0, at=NOW + 5000, attempts=3)  # waited out an outage
-    assert await store.insert_within_limits(make_task(request=STD5), **NO_LIMITS) is None
+    assert await store.insert_within_limits(make_task(request=STD5), NO_LIMITS) is None
 
     assert await store.completed_durations("kling-v3", "std", 5, limit=10) == [120, 110, 100]
     assert await store.completed_durations("kling-v3", "std", 5, limit=2) == [120, 110]
@@ -54,7 +54,7 @@ async def test_finished_tasks_of_a_member_in_one_server(store: Any) -> None:
     await finished(store, 10.0, requester_id=999)
     await finished(store, 10.0, guild_id=555)
     dm = await finished(store, 10.0, guild_id=None)
-    assert await store.insert_within_limits(make_task(), **NO_LIMITS) is None
+    assert await store.insert_within_limits(make_task(), NO_LIMITS) is None
 
     assert await store.count_finished(111, 222) == 13
     first = await store.finished_tasks(111, 222, offset=0, limit=10)

@@ -12,6 +12,7 @@ from tests.support.tasks import DAY, NOW
 from tests.support.tasks import make_task as admitted_task
 from videojobs.models import TaskState, VideoTask
 from videojobs.policy import BotDefaults, Policies
+from videojobs.ports import AdmissionLimits
 
 from .conftest import Backend
 
@@ -25,7 +26,7 @@ def make_task(**changes: Any) -> VideoTask:
 
 async def admit(store: Any, task: VideoTask, budget: float) -> bool:
     counts = await store.insert_within_limits(
-        task, max_active=0, max_daily=0, day_start=DAY, server_budget=budget
+        task, AdmissionLimits(day_start=DAY, server_budget=budget)
     )
     return counts is None
 
@@ -56,7 +57,8 @@ async def test_budget_refuses_what_would_pass_it_and_says_what_was_used(store: A
     assert await admit(store, make_task(cost=1.5), budget=3.0)
     assert await admit(store, make_task(cost=1.5), budget=3.0)
     counts = await store.insert_within_limits(
-        make_task(cost=0.5), max_active=0, max_daily=0, day_start=DAY, server_budget=3.0
+        make_task(cost=0.5),
+        AdmissionLimits(day_start=DAY, server_budget=3.0),
     )
     assert counts is not None and counts.credits_used == 3.0
     assert await store.credits_used(GUILD, day_start=DAY) == 3.0
@@ -114,10 +116,7 @@ async def test_the_budget_and_a_members_limit_hold_together(store: Any, backend:
         *(
             s.insert_within_limits(
                 make_task(requester_id=1000 + i % 3),
-                max_active=2,
-                max_daily=0,
-                day_start=DAY,
-                server_budget=5.0,
+                AdmissionLimits(max_active=2, max_daily=0, day_start=DAY, server_budget=5.0),
             )
             for i in range(18)
             for s in (store, second)

@@ -7,6 +7,7 @@ unit test on the fake cannot pass where SQLite or PostgreSQL would fail.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from videojobs.models import (
     VideoRequest,
     VideoTask,
 )
-from videojobs.ports import LimitCounts, TaskStore
+from videojobs.ports import AdmissionLimits, LimitCounts, TaskStore
 
 from .conftest import Backend
 
@@ -32,7 +33,7 @@ BIG_ID = 1234567890123456789
 
 async def insert(store: TaskStore, **changes: Any) -> VideoTask:
     task = make_task(**changes)
-    assert await store.insert_within_limits(task, **NO_LIMITS) is None
+    assert await store.insert_within_limits(task, NO_LIMITS) is None
     return task
 
 
@@ -80,7 +81,7 @@ async def test_every_field_survives_a_round_trip(store: TaskStore) -> None:
         retry_of=parent.id,
         frames=KeptFrames(BIG_ID + 5, BIG_ID + 6, "image-abc.png", "end-image-abc.jpg"),
     )
-    assert await store.insert_within_limits(task, **NO_LIMITS) is None
+    assert await store.insert_within_limits(task, NO_LIMITS) is None
 
     assert await store.get(task.id) == task
 
@@ -101,7 +102,7 @@ async def test_none_values_survive_a_round_trip(store: TaskStore) -> None:
         guild_id=None,
         request=VideoRequest(prompt="p", model="m", negative_prompt=None, cfg_scale=None),
     )
-    await store.insert_within_limits(task, **NO_LIMITS)
+    await store.insert_within_limits(task, NO_LIMITS)
 
     assert await store.get(task.id) == task
 
@@ -282,7 +283,9 @@ async def test_the_active_limit_stops_an_insert(store: TaskStore) -> None:
         await insert(store, state=state)
     task = make_task()
 
-    counts = await store.insert_within_limits(task, max_active=2, max_daily=0, day_start=DAY)
+    counts = await store.insert_within_limits(
+        task, AdmissionLimits(max_active=2, max_daily=0, day_start=DAY)
+    )
 
     assert counts == LimitCounts(active=2, today=3)
     assert await store.get(task.id) is None
@@ -293,7 +296,12 @@ async def test_the_active_limit_lets_an_insert_under_it(store: TaskStore) -> Non
     await insert(store, state=TaskState.QUEUED)
     task = make_task()
 
-    assert await store.insert_within_limits(task, max_active=2, max_daily=0, day_start=DAY) is None
+    assert (
+        await store.insert_within_limits(
+            task, AdmissionLimits(max_active=2, max_daily=0, day_start=DAY)
+        )
+        is None
+    )
     assert await store.get(task.id) == task
 
 
@@ -302,7 +310,9 @@ async def test_the_daily_limit_counts_tasks_of_every_state(store: TaskStore) -> 
     for state in (TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED):
         await insert(store, state=state)
 
-    counts = await store.insert_within_limits(make_task(), max_active=0, max_daily=3, day_start=DAY)
+    counts = await store.insert_within_limits(
+        make_task(), AdmissionLimits(max_active=0, max_daily=3, day_start=DAY)
+    )
 
     assert counts == LimitCounts(active=0, today=3)
 
@@ -314,7 +324,9 @@ async def test_the_daily_limit_starts_at_day_start(store: TaskStore) -> None:
 
     assert await store.count_limits(111, day_start=DAY) == LimitCounts(active=0, today=1)
     assert (
-        await store.insert_within_limits(make_task(), max_active=0, max_daily=2, day_start=DAY)
+        await store.insert_within_limits(
+            make_task(), AdmissionLimits(max_active=0, max_daily=2, day_start=DAY)
+        )
         is None
     )
 
@@ -332,7 +344,12 @@ async def test_limits_count_only_the_requesters_tasks(store: TaskStore) -> None:
     await insert(store, requester_id=999, state=TaskState.RUNNING)
 
     task = make_task(requester_id=111)
-    assert await store.insert_within_limits(task, max_active=1, max_daily=1, day_start=DAY) is None
+    assert (
+        await store.insert_within_limits(
+            task, AdmissionLimits(max_active=1, max_daily=1, day_start=DAY)
+        )
+        is None
+    )
 
 
 async def test_a_burst_of_inserts_never_passes_the_active_limit(store: TaskStore) -> None:
@@ -341,7 +358,9 @@ async def test_a_burst_of_inserts_never_passes_the_active_limit(store: TaskStore
 
     results = await asyncio.gather(
         *(
-            store.insert_within_limits(task, max_active=2, max_daily=0, day_start=DAY)
+            store.insert_within_limits(
+                task, AdmissionLimits(max_active=2, max_daily=0, day_start=DAY)
+            )
             for task in tasks
         )
     )
@@ -477,7 +496,7 @@ async def test_a_taken_id_is_a_duplicate(store: TaskStore) -> None:
     task = await insert(store)
 
     with pytest.raises(DuplicateTaskId):
-        await store.insert_within_limits(task.evolve(requester_id=999), **NO_LIMITS)
+        await store.insert_within_limits(task.evolve(requester_id=999), NO_LIMITS)
     assert await store.get(task.id) == task
 
 
@@ -489,7 +508,7 @@ async def test_a_taken_short_id_is_a_duplicate(store: TaskStore) -> None:
     )
 
     with pytest.raises(DuplicateTaskId):
-        await store.insert_within_limits(twin, **NO_LIMITS)
+        await store.insert_within_limits(twin, NO_LIMITS)
     assert await store.get(twin.id) is None
 
 
@@ -497,7 +516,9 @@ async def test_a_refused_insert_is_not_counted(store: TaskStore) -> None:
     """A task refused at the limit is not stored, and a duplicate does not use up the limit."""
     task = await insert(store)
     with pytest.raises(DuplicateTaskId):
-        await store.insert_within_limits(task, max_active=2, max_daily=2, day_start=DAY)
+        await store.insert_within_limits(
+            task, AdmissionLimits(max_active=2, max_daily=2, day_start=DAY)
+        )
 
     assert await store.count_limits(111, day_start=DAY) == LimitCounts(active=1, today=1)
 
@@ -542,7 +563,9 @@ async def test_a_burst_from_two_stores_never_passes_the_active_limit(
     other = await backend.open()
     results = await asyncio.gather(
         *(
-            s.insert_within_limits(make_task(), max_active=3, max_daily=0, day_start=DAY)
+            s.insert_within_limits(
+                make_task(), AdmissionLimits(max_active=3, max_daily=0, day_start=DAY)
+            )
             for _ in range(10)
             for s in (store, other)
         )
@@ -560,7 +583,9 @@ async def test_a_burst_from_two_stores_never_passes_the_daily_limit(
     await insert(store, state=TaskState.COMPLETED)
     results = await asyncio.gather(
         *(
-            s.insert_within_limits(make_task(), max_active=0, max_daily=4, day_start=DAY)
+            s.insert_within_limits(
+                make_task(), AdmissionLimits(max_active=0, max_daily=4, day_start=DAY)
+            )
             for _ in range(8)
             for s in (other, store)
         )
@@ -666,7 +691,7 @@ async def test_a_given_up_task_survives_a_round_trip(store: TaskStore) -> None:
         delivery=DeliveryState.GAVE_UP,
         delivery_attempts=6,
     )
-    assert await store.insert_within_limits(task, **NO_LIMITS) is None
+    assert await store.insert_within_limits(task, NO_LIMITS) is None
 
     assert await store.get(task.id) == task
 
@@ -729,6 +754,6 @@ async def test_a_wait_is_written_and_cleared_by_update(store: TaskStore) -> None
 async def test_a_waiting_task_counts_as_active(store: TaskStore) -> None:
     """A task waiting for the gateway holds one of its requester's active slots."""
     await insert(store, wait_reason="down", send_after=NOW + 5)
-    limits = {**NO_LIMITS, "max_active": 1}
+    limits = replace(NO_LIMITS, max_active=1)
 
-    assert await store.insert_within_limits(make_task(), **limits) == LimitCounts(1, 1)
+    assert await store.insert_within_limits(make_task(), limits) == LimitCounts(1, 1)

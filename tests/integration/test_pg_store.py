@@ -20,6 +20,7 @@ from storage.database import MigrationError, load_migrations
 from storage.pg_database import PG_MIGRATIONS_DIR, create_pool, migrate, schema_version
 from storage.pg_store import PostgresTaskStore
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
+from videojobs.ports import AdmissionLimits
 
 NOW = 1_700_010_000.0
 DAY = 1_700_006_400.0
@@ -140,7 +141,7 @@ async def test_a_claim_records_its_time(postgres_dsn: str) -> None:
             state=TaskState.FAILED,
             finished_at=NOW,
         )
-        await store.insert_within_limits(task, max_active=0, max_daily=0, day_start=DAY)
+        await store.insert_within_limits(task, AdmissionLimits(day_start=DAY))
         await store.claim_delivery(task.id, NOW + 1)
         claimed = await store.pool.fetchrow(
             "SELECT delivery, delivery_claimed_at FROM tasks WHERE id = $1", task.id

@@ -52,7 +52,7 @@ async def conn(db_path: Path) -> AsyncIterator[aiosqlite.Connection]:
 
 async def insert(store: SqliteTaskStore, **changes: Any) -> VideoTask:
     task = make_task(**changes)
-    assert await store.insert_within_limits(task, **NO_LIMITS) is None
+    assert await store.insert_within_limits(task, NO_LIMITS) is None
     return task
 
 
@@ -235,8 +235,7 @@ async def test_a_write_survives_a_process_that_dies_without_closing(db_path: Pat
             task = VideoTask(id="ab" * 16, requester_id={BIG_ID}, guild_id=None, channel_id=1,
                              request=VideoRequest(prompt="p", model="m"),
                              created_at=1.0, deadline_at=2.0, next_poll_at=1.0)
-            assert await store.insert_within_limits(
-                task, max_active=0, max_daily=0, day_start=0.0) is None
+            assert await store.insert_within_limits(task, AdmissionLimits()) is None
             assert await store.update(task.evolve(state=TaskState.SUBMITTING))
             os._exit(3)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from videojobs.models import VideoRequest, VideoTask, new_task_id
+from videojobs.ports import AdmissionLimits
 
 DAY = 1_700_006_400.0  # a UTC midnight
 NOW = DAY + 3600.0  # when the tasks of make_task are admitted
-NO_LIMITS: dict[str, Any] = {"max_active": 0, "max_daily": 0, "day_start": DAY}
+NO_LIMITS = AdmissionLimits(day_start=DAY)
 
 
 def make_task(**changes: Any) -> VideoTask:
