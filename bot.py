@@ -47,7 +47,7 @@ from videojobs.background import Background
 from videojobs.estimates import Estimates
 from videojobs.history import History
 from videojobs.identity import process_id
-from videojobs.lifecycle import ServiceConfig, SystemClock
+from videojobs.lifecycle import Lifecycle, ServiceConfig, SystemClock
 from videojobs.policy import BotDefaults, Policies
 from videojobs.ports import KeyValues, Metrics
 from videojobs.service import VideoJobsService
@@ -332,19 +332,21 @@ async def run(settings: Settings) -> int:
         clock = SystemClock()
         estimates = Estimates(store, clock)
         service = VideoJobsService(
-            store,
-            gateway,
-            DiscordNotifier(bot, session, metrics, estimates=estimates),
-            ServiceConfig(
-                poll_interval=settings.poll_interval_seconds,
-                task_timeout=settings.task_timeout_seconds,
-                callback_url=settings.callback_public_url,
-                lease_seconds=lease_seconds(settings),
+            Lifecycle(
+                store,
+                gateway,
+                DiscordNotifier(bot, session, metrics, estimates=estimates),
+                ServiceConfig(
+                    poll_interval=settings.poll_interval_seconds,
+                    task_timeout=settings.task_timeout_seconds,
+                    callback_url=settings.callback_public_url,
+                    lease_seconds=lease_seconds(settings),
+                ),
+                metrics=metrics,
+                clock=clock,
+                frames=DiscordFrameKeeper(bot, session, image_fixer),
             ),
-            metrics=metrics,
             policies=Policies(store, bot_defaults(settings), clock),
-            clock=clock,
-            frames=DiscordFrameKeeper(bot, session, image_fixer),
         )
         bot.front = Front(service=service, estimates=estimates, history=History(store))
         ops = callbacks = None

@@ -78,7 +78,7 @@ async def worker(args: argparse.Namespace) -> None:
     from gateway.client import GatewayClient
     from storage import PostgresTaskStore, SqliteTaskStore
     from videojobs.identity import process_id
-    from videojobs.lifecycle import ServiceConfig, SystemClock
+    from videojobs.lifecycle import Lifecycle, ServiceConfig, SystemClock
     from videojobs.models import Requester, VideoRequest
     from videojobs.policy import BotDefaults, Policies
     from videojobs.service import VideoJobsService
@@ -103,7 +103,9 @@ async def worker(args: argparse.Namespace) -> None:
     async with aiohttp.ClientSession() as session:
         gateway = GatewayClient(session, base_url=args.base, api_key=API_KEY)
         policies = Policies(None, BotDefaults(max_active=0, max_daily=0), clock)
-        service = VideoJobsService(store, gateway, recorder, config, clock, policies=policies)
+        service = VideoJobsService(
+            Lifecycle(store, gateway, recorder, config, clock), policies=policies
+        )
         await service.recover()
         slots = asyncio.Semaphore(ADMIT_CONCURRENCY)
 

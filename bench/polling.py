@@ -60,6 +60,7 @@ from bench.common import (
 from gateway.callbacks import start_callback_server
 from gateway.client import GatewayClient
 from storage.task_store import SqliteTaskStore
+from videojobs.lifecycle import Lifecycle
 from videojobs.models import (
     GenerationRequest,
     Requester,
@@ -397,7 +398,7 @@ async def run(spec: RunSpec) -> dict[str, Any]:
                 port = free_port()
                 callback_url = f"http://127.0.0.1:{port}/kling/callback"
             config = service_config(spec, callback_url)
-            service = VideoJobsService(store, gateway, notifier, config)  # type: ignore[arg-type]
+            service = VideoJobsService(Lifecycle(store, gateway, notifier, config))  # type: ignore[arg-type]
             if spec.schedule == "naive":
                 service.schedule = naive_schedule(config, store)
             notifier.service = service

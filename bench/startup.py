@@ -41,7 +41,7 @@ from bench.common import (  # noqa: E402
 )
 from gateway.client import GatewayClient  # noqa: E402
 from storage.task_store import SqliteTaskStore  # noqa: E402
-from videojobs.lifecycle import ServiceConfig, SystemClock  # noqa: E402
+from videojobs.lifecycle import Lifecycle, ServiceConfig, SystemClock  # noqa: E402
 from videojobs.models import (  # noqa: E402
     GenerationRequest,
     TaskSnapshot,
@@ -147,7 +147,9 @@ async def child(db: str, base_url: str, tasks: int, spawned: float) -> dict[str,
         gateway.expected = tasks
         config = ServiceConfig()
         rules = Policies(None, BotDefaults(max_active=0, max_daily=0), SystemClock())
-        service = VideoJobsService(store, gateway, NullNotifier(), config, policies=rules)
+        service = VideoJobsService(
+            Lifecycle(store, gateway, NullNotifier(), config), policies=rules
+        )
         marks["service built"] = time.time()
         report = await service.recover()
         marks["recover() done"] = time.time()

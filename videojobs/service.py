@@ -14,7 +14,6 @@ the poller calls `run_pass()`, then sleeps until `next_wakeup()` or `poll_reques
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 
@@ -26,8 +25,8 @@ from .lifecycle import Lifecycle, ServiceConfig
 from .models import POLLED_STATES, Requester, VideoRequest, VideoTask
 from .policy import BotDefaults, Policies
 from .polling import Polling
-from .ports import Clock, FrameKeeper, Metrics, Notifier, TaskStore, VideoGateway
-from .schedule import PollSchedule, RandomSource
+from .ports import TaskStore
+from .schedule import PollSchedule
 from .sending import Sending
 
 
@@ -51,21 +50,11 @@ class RecoveryReport:
 
 
 class VideoJobsService:
-    def __init__(
-        self,
-        store: TaskStore,
-        gateway: VideoGateway,
-        notifier: Notifier,
-        config: ServiceConfig,
-        clock: Clock | None = None,
-        metrics: Metrics | None = None,
-        rng: RandomSource = random,
-        policies: Policies | None = None,
-        frames: FrameKeeper | None = None,
-    ) -> None:
-        self.lifecycle = lc = Lifecycle(
-            store, gateway, notifier, config, clock, metrics, rng=rng, frames=frames
-        )
+    """The actions and background work of video tasks: the stages, wired to one lifecycle
+    (the ports and shared state) and one policy book."""
+
+    def __init__(self, lifecycle: Lifecycle, policies: Policies | None = None) -> None:
+        self.lifecycle = lc = lifecycle
         # without a policy book (tests, benchmarks): the spec's defaults, for every server
         self.policies = policies or Policies(None, BotDefaults(), lc.clock)
         self.delivery = Delivery(lc)

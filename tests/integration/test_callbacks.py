@@ -22,7 +22,7 @@ from storage.task_store import SqliteTaskStore
 from tests.fakes import RecordingNotifier
 from tests.support.ports import free_port
 from videojobs.callbacks import CallbackNews
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import GatewayState, Requester, TaskState, VideoRequest, VideoTask
 from videojobs.service import VideoJobsService
 from videojobs.signing import KEY_META, CallbackSigner
@@ -87,10 +87,12 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
         cleanups.append(session.close)
         notifier = RecordingNotifier()
         service = VideoJobsService(
-            store,
-            GatewayClient(session, base_url=base, api_key=KEY),
-            notifier,
-            ServiceConfig(poll_interval=poll_interval, callback_url=callback_url),
+            Lifecycle(
+                store,
+                GatewayClient(session, base_url=base, api_key=KEY),
+                notifier,
+                ServiceConfig(poll_interval=poll_interval, callback_url=callback_url),
+            )
         )
 
         async def receive(news: CallbackNews) -> bool:

@@ -23,7 +23,7 @@ from storage.task_store import SqliteTaskStore
 from tests.fakes import FakeGateway, RecordingNotifier
 from tests.support.clock import FakeClock
 from tests.support.passes import run_until_idle
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import DeliveryState, Requester, TaskState, VideoRequest
 from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
@@ -119,11 +119,7 @@ async def run_with_crash(world: World, fuse: Fuse | None) -> bool:
     store = await SqliteTaskStore.open(world.db)
     wrap: Callable[[Any], Any] = fuse.wrap if fuse else (lambda x: x)
     service = VideoJobsService(
-        wrap(store),
-        wrap(world.gateway),
-        wrap(world.discord),
-        CONFIG,
-        world.clock,
+        Lifecycle(wrap(store), wrap(world.gateway), wrap(world.discord), CONFIG, world.clock),
         policies=Policies(None, NO_LIMITS, world.clock),
     )
     try:
@@ -139,11 +135,7 @@ async def run_with_crash(world: World, fuse: Fuse | None) -> bool:
 async def restart_and_finish(world: World) -> SqliteTaskStore:
     store = await SqliteTaskStore.open(world.db, exclusive=True)  # as the bot: frees old leases
     service = VideoJobsService(
-        store,
-        world.gateway,
-        world.discord,
-        CONFIG,
-        world.clock,
+        Lifecycle(store, world.gateway, world.discord, CONFIG, world.clock),
         policies=Policies(None, NO_LIMITS, world.clock),
     )
     await service.recover()

@@ -9,7 +9,7 @@ from typing import Any
 from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
 from tests.support.passes import run_until_idle
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import Requester, VideoRequest
 from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
@@ -41,7 +41,8 @@ class Harness:
         self.store.leases.clear()  # a new process, alone: what the last one held is free
         policies = Policies(self.store, self.defaults, self.clock)
         return VideoJobsService(
-            self.store, self.gateway, self.notifier, self.config, self.clock, policies=policies
+            Lifecycle(self.store, self.gateway, self.notifier, self.config, self.clock),
+            policies=policies,
         )
 
     async def run_until_idle(self, passes: int = 50) -> None:

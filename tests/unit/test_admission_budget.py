@@ -11,7 +11,7 @@ import pytest
 from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
 from videojobs.errors import GatewayError, RequestRejected
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import Requester, TaskState, VideoRequest
 from videojobs.policy import BotDefaults, Policies, day_start, next_reset
 from videojobs.service import VideoJobsService
@@ -34,11 +34,7 @@ class World:
         rules = BotDefaults(task_costs=(("std", 1.0), ("pro", 2.0)), **defaults)  # type: ignore[arg-type]
         self.policies = Policies(self.store, rules, self.clock)
         self.service = VideoJobsService(
-            self.store,
-            self.gateway,
-            RecordingNotifier(),
-            ServiceConfig(),
-            self.clock,
+            Lifecycle(self.store, self.gateway, RecordingNotifier(), ServiceConfig(), self.clock),
             policies=self.policies,
         )
 

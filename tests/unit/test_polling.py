@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import Requester, TaskSnapshot, TaskState, VideoRequest, VideoTask
 from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
@@ -44,7 +44,9 @@ def make(**config: object) -> tuple[VideoJobsService, CountingStore, FakeGateway
     clock, store, gateway = FakeClock(), CountingStore(), FakeGateway()
     settings = ServiceConfig(**config)  # type: ignore[arg-type]
     rules = Policies(store, BotDefaults(max_active=0, max_daily=0), clock)
-    service = VideoJobsService(store, gateway, RecordingNotifier(), settings, clock, policies=rules)
+    service = VideoJobsService(
+        Lifecycle(store, gateway, RecordingNotifier(), settings, clock), policies=rules
+    )
     return service, store, gateway, clock
 
 
