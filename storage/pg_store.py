@@ -25,18 +25,17 @@ from .pg_database import create_pool
 from .pg_guild_settings import GuildSettingsPg
 from .pg_leases import _NOTIFY, WAKE_CHANNEL, PgLeases
 from .rows import (
-    ACTIVE,
     COLUMNS,
     MUTABLE_COLUMNS,
-    NOT_GAVE_UP,
     OWED,
-    POLLED,
     TERMINAL,
     from_row,
     from_rows,
     mutable_fields,
     to_row,
 )
+from .statements import POSTGRES as SQL
+from .statements import SELECT
 
 # Advisory lock classes for admissions (the second key is a hash of the id): one server's budget,
 # one requester's limits.
@@ -67,7 +66,6 @@ _TYPES = {
 
 # --- statements (built once from the constants of rows.py; every value is a parameter) --------
 
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"  # noqa: S608
 _INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}, lease_owner, lease_until) "  # noqa: S608
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 3))})"
@@ -82,35 +80,11 @@ _UPDATE = (
     f"WHERE t.id = v.id AND (${len(_UPDATED) + 1}::text[] IS NULL "
     f"OR t.state = ANY(${len(_UPDATED) + 1}::text[]))"
 )
-_GET = f"{_SELECT} WHERE id = $1"
-_BY_SHORT_ID = f"{_SELECT} WHERE short_id = $1"
-_BY_GATEWAY_ID = f"{_SELECT} WHERE gateway_task_id = $1 ORDER BY created_at DESC LIMIT 1"
-_NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {POLLED}"  # noqa: S608
 # must match the partial index tasks_waiting of pg_migrations/0004_send_wait.sql
-_IN_STATES = f"{_SELECT} WHERE state = ANY($1::text[]) ORDER BY created_at"
+_IN_STATES = f"{SELECT} WHERE state = ANY($1::text[]) ORDER BY created_at"
 # NULLS FIRST: the order SQLite gives (a terminal task always has finished_at in practice).
-_UNDELIVERED = f"{_SELECT} WHERE {OWED} ORDER BY finished_at NULLS FIRST, created_at"
-_NEXT_DELIVERY_AT = f"SELECT min(delivery_retry_at) FROM tasks WHERE {OWED}"  # noqa: S608
-_USER_UNFINISHED = (
-    f"{_SELECT} WHERE requester_id = $1 AND state IN {ACTIVE} ORDER BY created_at LIMIT $2"
-)
-_USER_FINISHED = (
-    f"{_SELECT} WHERE requester_id = $1 AND state IN {TERMINAL} "
-    "ORDER BY coalesce(finished_at, updated_at) DESC, created_at DESC LIMIT $2"
-)
-_COUNT_LIMITS = (
-    f"SELECT (SELECT count(*) FROM tasks WHERE requester_id = $1 AND state IN {ACTIVE}), "  # noqa: S608
-    "(SELECT count(*) FROM tasks WHERE requester_id = $1 AND created_at >= $2)"
-)
+_UNDELIVERED = f"{SELECT} WHERE {OWED} ORDER BY finished_at NULLS FIRST, created_at"
 _LOCK = "SELECT pg_advisory_xact_lock($1, hashtext($2::bigint::text))"
-_CREDITS_USED = (
-    "SELECT coalesce(sum(cost), 0) FROM tasks "
-    "WHERE guild_id = $1 AND created_at >= $2 AND state != 'failed'"
-)
-_GUILD_UNFINISHED = (
-    f"{_SELECT} WHERE guild_id = $1 AND state IN {ACTIVE} "
-    "ORDER BY created_at, id LIMIT $2 OFFSET $3"
-)
 # must match the indexes of pg_migrations/0005_member_queries.sql
 _COMPLETED_DURATIONS = (
     "SELECT finished_at - created_at FROM tasks "
@@ -119,11 +93,11 @@ _COMPLETED_DURATIONS = (
     "AND attempts <= 1 ORDER BY finished_at DESC LIMIT $4"
 )
 _FINISHED_IN_GUILD = (
-    f"{_SELECT} WHERE requester_id = $1 AND guild_id = $2 AND state IN {TERMINAL} "
+    f"{SELECT} WHERE requester_id = $1 AND guild_id = $2 AND state IN {TERMINAL} "
     "ORDER BY finished_at DESC, id DESC LIMIT $3 OFFSET $4"
 )
 _FINISHED_IN_DMS = (
-    f"{_SELECT} WHERE requester_id = $1 AND guild_id IS NULL AND state IN {TERMINAL} "
+    f"{SELECT} WHERE requester_id = $1 AND guild_id IS NULL AND state IN {TERMINAL} "
     "ORDER BY finished_at DESC, id DESC LIMIT $2 OFFSET $3"
 )
 _COUNT_FINISHED_IN_GUILD = (
@@ -133,20 +107,6 @@ _COUNT_FINISHED_IN_GUILD = (
 _COUNT_FINISHED_IN_DMS = (
     "SELECT count(*) FROM tasks "  # noqa: S608
     f"WHERE requester_id = $1 AND guild_id IS NULL AND state IN {TERMINAL}"
-)
-_COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {ACTIVE}"  # noqa: S608
-_COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = $1 AND state IN {ACTIVE}"  # noqa: S608
-_DELIVERY_FAILED = (
-    "UPDATE tasks SET delivery_attempts = $2, delivery_retry_at = $3 "  # noqa: S608
-    f"WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
-)
-_GIVE_UP_DELIVERY = (
-    "UPDATE tasks SET delivery_attempts = $2, delivery_retry_at = NULL, "  # noqa: S608
-    f"delivery_gave_up_at = $3 WHERE id = $1 AND delivery = 'claimed' AND {NOT_GAVE_UP}"
-)
-_REOPEN_GIVEN_UP = (
-    "UPDATE tasks SET delivery_attempts = 0, delivery_retry_at = NULL, "
-    "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
 )
 
 
@@ -207,11 +167,11 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
                 await conn.execute(_LOCK, GUILD_LOCK_CLASS, task.guild_id)
             await conn.execute(_LOCK, REQUESTER_LOCK_CLASS, task.requester_id)
             active, today = await conn.fetchrow(
-                _COUNT_LIMITS, task.requester_id, float(limits.day_start)
+                SQL.count_limits, task.requester_id, task.requester_id, float(limits.day_start)
             )
             counts = LimitCounts(active=int(active), today=int(today))
             if budgeted:
-                used = await conn.fetchval(_CREDITS_USED, task.guild_id, float(limits.day_start))
+                used = await conn.fetchval(SQL.credits_used, task.guild_id, float(limits.day_start))
                 counts = replace(counts, credits_used=float(used))
             if not limits.admit(counts, task.cost):
                 return counts
@@ -245,15 +205,15 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
 
     async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
         """Record a failed attempt of a CLAIMED delivery and when to try again."""
-        await self._pool.execute(_DELIVERY_FAILED, task_id, attempts, float(retry_at))
+        await self._pool.execute(SQL.delivery_failed, attempts, float(retry_at), task_id)
 
     async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
         """CLAIMED -> GAVE_UP after `attempts` failed attempts."""
-        await self._pool.execute(_GIVE_UP_DELIVERY, task_id, attempts, float(now))
+        await self._pool.execute(SQL.give_up_delivery, attempts, float(now), task_id)
 
     async def reopen_given_up(self) -> int:
         """GAVE_UP -> CLAIMED with no failures counted; returns how many."""
-        return _changed(await self._pool.execute(_REOPEN_GIVEN_UP))
+        return _changed(await self._pool.execute(SQL.reopen_given_up))
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -265,19 +225,19 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
         return from_rows(await self._pool.fetch(sql, *params))
 
     async def get(self, task_id: str) -> VideoTask | None:
-        return await self._one(_GET, task_id)
+        return await self._one(SQL.get, task_id)
 
     async def find_by_short_id(self, short_id: str) -> VideoTask | None:
         """The task with this short id (as a member types it: case and spaces ignored)."""
-        return await self._one(_BY_SHORT_ID, short_id.strip().lower())
+        return await self._one(SQL.by_short_id, short_id.strip().lower())
 
     async def find_by_gateway_id(self, gateway_task_id: str) -> VideoTask | None:
         """The task the gateway knows as `gateway_task_id` (the newest, were there two)."""
-        return await self._one(_BY_GATEWAY_ID, gateway_task_id)
+        return await self._one(SQL.by_gateway_id, gateway_task_id)
 
     async def next_poll_at(self) -> float | None:
         """The earliest next_poll_at among polled tasks."""
-        value = await self._pool.fetchval(_NEXT_POLL_AT)
+        value = await self._pool.fetchval(SQL.next_poll_at)
         return None if value is None else float(value)
 
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
@@ -292,31 +252,35 @@ class PostgresTaskStore(GuildSettingsPg, PgLeases):
 
     async def next_delivery_at(self) -> float | None:
         """The earliest retry time among owed deliveries."""
-        value = await self._pool.fetchval(_NEXT_DELIVERY_AT)
+        value = await self._pool.fetchval(SQL.next_delivery_at)
         return None if value is None else float(value)
 
     async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
         """A member's unfinished tasks (oldest first) or finished ones (newest first)."""
-        return await self._many(_USER_UNFINISHED if unfinished else _USER_FINISHED, user_id, limit)
+        return await self._many(
+            SQL.user_unfinished if unfinished else SQL.user_finished, user_id, limit
+        )
 
     async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts:
         """The member's unfinished tasks, and the tasks they created since `day_start`."""
-        active, today = await self._pool.fetchrow(_COUNT_LIMITS, user_id, float(day_start))
+        active, today = await self._pool.fetchrow(
+            SQL.count_limits, user_id, user_id, float(day_start)
+        )
         return LimitCounts(active=int(active), today=int(today))
 
     async def count_unfinished(self, guild_id: int | None) -> int:
         """Unfinished tasks in the guild; with None, in all guilds and DMs."""
         if guild_id is None:
-            return int(await self._pool.fetchval(_COUNT_UNFINISHED_ALL))
-        return int(await self._pool.fetchval(_COUNT_UNFINISHED_GUILD, guild_id))
+            return int(await self._pool.fetchval(SQL.count_unfinished_all))
+        return int(await self._pool.fetchval(SQL.count_unfinished_guild, guild_id))
 
     async def credits_used(self, guild_id: int, *, day_start: float) -> float:
         """Credits of the guild's tasks created since `day_start`, failed ones left out."""
-        return float(await self._pool.fetchval(_CREDITS_USED, guild_id, float(day_start)))
+        return float(await self._pool.fetchval(SQL.credits_used, guild_id, float(day_start)))
 
     async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         """A page of the guild's unfinished tasks, oldest first."""
-        return await self._many(_GUILD_UNFINISHED, guild_id, limit, offset)
+        return await self._many(SQL.guild_unfinished, guild_id, limit, offset)
 
     async def completed_durations(
         self, model: str, mode: str, duration: int, *, limit: int

@@ -30,23 +30,21 @@ from .file_lock import FileLock
 from .guild_settings import GuildSettingsSql
 from .key_values import SqliteKeyValues
 from .leases import SqliteLeases
-from .rows import ACTIVE as _ACTIVE
 from .rows import COLUMNS as _COLUMNS
 from .rows import MUTABLE_COLUMNS as _MUTABLE_COLUMNS
-from .rows import NOT_GAVE_UP as _NOT_GAVE_UP
 from .rows import OWED as _OWED
-from .rows import POLLED as _POLLED
 from .rows import TERMINAL as _TERMINAL
 from .rows import from_row as _from_row
 from .rows import from_rows as _from_rows
 from .rows import mutable_fields as _mutable_fields
 from .rows import to_row as _to_row
+from .statements import SELECT
+from .statements import SQLITE as SQL
 
 # --- statements ---------------------------------------------------------------------------------
 # Built once at import from the constants above (S608 is about untrusted text, which never
 # reaches these strings: every value goes through a parameter).
 
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tasks"  # noqa: S608
 
 _INSERT = (
     f"INSERT INTO tasks ({', '.join(_COLUMNS)}, lease_owner, lease_until) "  # noqa: S608
@@ -54,44 +52,7 @@ _INSERT = (
 )
 _UPDATE = f"UPDATE tasks SET {', '.join(f'{c} = :{c}' for c in _MUTABLE_COLUMNS)} WHERE id = :id"  # noqa: S608
 
-_GET = f"{_SELECT} WHERE id = ?"
-_BY_SHORT_ID = f"{_SELECT} WHERE short_id = ?"
-_BY_GATEWAY_ID = f"{_SELECT} WHERE gateway_task_id = ? ORDER BY created_at DESC LIMIT 1"
-_NEXT_POLL_AT = f"SELECT min(next_poll_at) FROM tasks WHERE state IN {_POLLED}"  # noqa: S608
-_UNDELIVERED_TASKS = f"{_SELECT} WHERE {_OWED} ORDER BY finished_at, created_at"
-_NEXT_DELIVERY_AT = f"SELECT min(delivery_retry_at) FROM tasks WHERE {_OWED}"  # noqa: S608
-_USER_UNFINISHED = (
-    f"{_SELECT} WHERE requester_id = ? AND state IN {_ACTIVE} ORDER BY created_at LIMIT ?"
-)
-_USER_FINISHED = (
-    f"{_SELECT} WHERE requester_id = ? AND state IN {_TERMINAL} "
-    "ORDER BY coalesce(finished_at, updated_at) DESC, created_at DESC LIMIT ?"
-)
-_COUNT_LIMITS = (
-    f"SELECT (SELECT count(*) FROM tasks WHERE requester_id = ? AND state IN {_ACTIVE}), "  # noqa: S608
-    "(SELECT count(*) FROM tasks WHERE requester_id = ? AND created_at >= ?)"
-)
-_CREDITS_USED = (
-    "SELECT coalesce(sum(cost), 0) FROM tasks "
-    "WHERE guild_id = ? AND created_at >= ? AND state != 'failed'"
-)
-_GUILD_UNFINISHED = (
-    f"{_SELECT} WHERE guild_id = ? AND state IN {_ACTIVE} ORDER BY created_at, id LIMIT ? OFFSET ?"
-)
-_COUNT_UNFINISHED_ALL = f"SELECT count(*) FROM tasks WHERE state IN {_ACTIVE}"  # noqa: S608
-_COUNT_UNFINISHED_GUILD = f"SELECT count(*) FROM tasks WHERE guild_id = ? AND state IN {_ACTIVE}"  # noqa: S608
-_DELIVERY_FAILED = (
-    "UPDATE tasks SET delivery_attempts = ?, delivery_retry_at = ? "  # noqa: S608
-    f"WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
-)
-_GIVE_UP_DELIVERY = (
-    "UPDATE tasks SET delivery_attempts = ?, delivery_retry_at = NULL, "  # noqa: S608
-    f"delivery_gave_up_at = ? WHERE id = ? AND delivery = 'claimed' AND {_NOT_GAVE_UP}"
-)
-_REOPEN_GIVEN_UP = (
-    "UPDATE tasks SET delivery_attempts = 0, delivery_retry_at = NULL, "
-    "delivery_gave_up_at = NULL WHERE delivery_gave_up_at IS NOT NULL AND delivery = 'claimed'"
-)
+_UNDELIVERED_TASKS = f"{SELECT} WHERE {_OWED} ORDER BY finished_at, created_at"
 # must match the partial indexes of migrations/0005_member_queries.sql
 _COMPLETED_DURATIONS = (
     "SELECT finished_at - created_at FROM tasks "
@@ -100,7 +61,7 @@ _COMPLETED_DURATIONS = (
     "AND attempts <= 1 ORDER BY finished_at DESC LIMIT ?"
 )
 _FINISHED_TASKS = (
-    f"{_SELECT} WHERE requester_id = ? AND guild_id IS ? AND state IN {_TERMINAL} "
+    f"{SELECT} WHERE requester_id = ? AND guild_id IS ? AND state IN {_TERMINAL} "
     "ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?"
 )
 _COUNT_FINISHED = (
@@ -123,7 +84,7 @@ def _update_if_state(count: int) -> str:
 
 @cache
 def _in_states(count: int) -> str:
-    return f"{_SELECT} WHERE state IN {_placeholders(count)} ORDER BY created_at"
+    return f"{SELECT} WHERE state IN {_placeholders(count)} ORDER BY created_at"
 
 
 def _state_params(states: Collection[TaskState]) -> dict[str, str]:
@@ -210,11 +171,13 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
         """See TaskStore.insert_within_limits."""
         async with self._transaction() as conn:
             rows = await conn.execute_fetchall(
-                _COUNT_LIMITS, (task.requester_id, task.requester_id, limits.day_start)
+                SQL.count_limits, (task.requester_id, task.requester_id, limits.day_start)
             )
             counts = _limit_counts(rows)
             if limits.budgeted and task.guild_id is not None:
-                rows = await conn.execute_fetchall(_CREDITS_USED, (task.guild_id, limits.day_start))
+                rows = await conn.execute_fetchall(
+                    SQL.credits_used, (task.guild_id, limits.day_start)
+                )
                 counts = replace(counts, credits_used=float(next(iter(rows))[0]))
             if not limits.admit(counts, task.cost):
                 return counts
@@ -259,15 +222,15 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
 
     async def delivery_failed(self, task_id: str, *, attempts: int, retry_at: float) -> None:
         """Record a failed attempt of a CLAIMED delivery and when to try again."""
-        await self._write(_DELIVERY_FAILED, (attempts, retry_at, task_id))
+        await self._write(SQL.delivery_failed, (attempts, retry_at, task_id))
 
     async def give_up_delivery(self, task_id: str, *, attempts: int, now: float) -> None:
         """CLAIMED -> GAVE_UP after `attempts` failed attempts."""
-        await self._write(_GIVE_UP_DELIVERY, (attempts, now, task_id))
+        await self._write(SQL.give_up_delivery, (attempts, now, task_id))
 
     async def reopen_given_up(self) -> int:
         """GAVE_UP -> CLAIMED with no failures counted; returns how many."""
-        return await self._write(_REOPEN_GIVEN_UP, ())
+        return await self._write(SQL.reopen_given_up, ())
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -283,19 +246,19 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
         return rows[0][0] if rows else None
 
     async def get(self, task_id: str) -> VideoTask | None:
-        return await self._one(_GET, (task_id,))
+        return await self._one(SQL.get, (task_id,))
 
     async def find_by_short_id(self, short_id: str) -> VideoTask | None:
         """The task with this short id (as a member types it: case and spaces ignored)."""
-        return await self._one(_BY_SHORT_ID, (short_id.strip().lower(),))
+        return await self._one(SQL.by_short_id, (short_id.strip().lower(),))
 
     async def find_by_gateway_id(self, gateway_task_id: str) -> VideoTask | None:
         """The task the gateway knows as `gateway_task_id` (the newest, were there two)."""
-        return await self._one(_BY_GATEWAY_ID, (gateway_task_id,))
+        return await self._one(SQL.by_gateway_id, (gateway_task_id,))
 
     async def next_poll_at(self) -> float | None:
         """The earliest next_poll_at among polled tasks."""
-        value = await self._scalar(_NEXT_POLL_AT)
+        value = await self._scalar(SQL.next_poll_at)
         return None if value is None else float(value)
 
     async def in_states(self, states: Collection[TaskState]) -> list[VideoTask]:
@@ -310,33 +273,33 @@ class SqliteTaskStore(GuildSettingsSql, SqliteLeases):
 
     async def next_delivery_at(self) -> float | None:
         """The earliest retry time among owed deliveries."""
-        value = await self._scalar(_NEXT_DELIVERY_AT)
+        value = await self._scalar(SQL.next_delivery_at)
         return None if value is None else float(value)
 
     async def user_tasks(self, user_id: int, *, unfinished: bool, limit: int) -> list[VideoTask]:
         """A member's unfinished tasks (oldest first) or finished ones (newest first)."""
         return await self._many(
-            _USER_UNFINISHED if unfinished else _USER_FINISHED, (user_id, limit)
+            SQL.user_unfinished if unfinished else SQL.user_finished, (user_id, limit)
         )
 
     async def count_limits(self, user_id: int, *, day_start: float) -> LimitCounts:
         """The member's unfinished tasks, and the tasks they created since `day_start`."""
-        rows = await self._conn.execute_fetchall(_COUNT_LIMITS, (user_id, user_id, day_start))
+        rows = await self._conn.execute_fetchall(SQL.count_limits, (user_id, user_id, day_start))
         return _limit_counts(rows)
 
     async def count_unfinished(self, guild_id: int | None) -> int:
         """Unfinished tasks in the guild; with None, in all guilds and DMs."""
         if guild_id is None:
-            return int(await self._scalar(_COUNT_UNFINISHED_ALL))
-        return int(await self._scalar(_COUNT_UNFINISHED_GUILD, (guild_id,)))
+            return int(await self._scalar(SQL.count_unfinished_all))
+        return int(await self._scalar(SQL.count_unfinished_guild, (guild_id,)))
 
     async def credits_used(self, guild_id: int, *, day_start: float) -> float:
         """Credits of the guild's tasks created since `day_start`, failed ones left out."""
-        return float(await self._scalar(_CREDITS_USED, (guild_id, day_start)))
+        return float(await self._scalar(SQL.credits_used, (guild_id, day_start)))
 
     async def guild_unfinished(self, guild_id: int, *, limit: int, offset: int) -> list[VideoTask]:
         """A page of the guild's unfinished tasks, oldest first."""
-        return await self._many(_GUILD_UNFINISHED, (guild_id, limit, offset))
+        return await self._many(SQL.guild_unfinished, (guild_id, limit, offset))
 
     async def completed_durations(
         self, model: str, mode: str, duration: int, *, limit: int

@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from storage import leases
+from storage import leases, rows
 from storage import task_store as sql
 from storage.database import (
     MIGRATIONS_DIR,
@@ -289,18 +289,18 @@ async def test_a_claim_records_its_time(store: SqliteTaskStore, conn: aiosqlite.
         (leases._CLAIM_WAITING, LEASE, "tasks_waiting"),
         (leases._CLAIM_ORPHANS, LEASE, "tasks_unsent"),
         (leases._RENEW, LEASE, "tasks_lease_owner"),
-        (sql._NEXT_POLL_AT, (), "tasks_poll"),
+        (sql.SQL.next_poll_at, (), "tasks_poll"),
         (sql._UNDELIVERED_TASKS, (), "tasks_undelivered"),
         (leases._CLAIM_DELIVERIES, LEASE, "tasks_undelivered"),
-        (sql._NEXT_DELIVERY_AT, (), "tasks_undelivered"),
-        (sql._REOPEN_GIVEN_UP, (), "tasks_delivery_gave_up"),
-        (sql._USER_UNFINISHED, (111, 10), "tasks_requester_unfinished"),
-        (sql._COUNT_UNFINISHED_GUILD, (222,), "tasks_guild_unfinished"),
-        (sql._COUNT_UNFINISHED_ALL, (), "tasks_guild_unfinished"),
-        (sql._BY_GATEWAY_ID, ("gw",), "tasks_gateway"),
-        (sql._COUNT_LIMITS, (111, 111, DAY), "tasks_requester"),
-        (sql._CREDITS_USED, (222, DAY), "tasks_guild_credits"),
-        (sql._GUILD_UNFINISHED, (222, 10, 0), "tasks_guild_unfinished"),
+        (sql.SQL.next_delivery_at, (), "tasks_undelivered"),
+        (sql.SQL.reopen_given_up, (), "tasks_delivery_gave_up"),
+        (sql.SQL.user_unfinished, (111, 10), "tasks_requester_unfinished"),
+        (sql.SQL.count_unfinished_guild, (222,), "tasks_guild_unfinished"),
+        (sql.SQL.count_unfinished_all, (), "tasks_guild_unfinished"),
+        (sql.SQL.by_gateway_id, ("gw",), "tasks_gateway"),
+        (sql.SQL.count_limits, (111, 111, DAY), "tasks_requester"),
+        (sql.SQL.credits_used, (222, DAY), "tasks_guild_credits"),
+        (sql.SQL.guild_unfinished, (222, 10, 0), "tasks_guild_unfinished"),
     ],
 )
 async def test_queries_use_their_index(
@@ -320,6 +320,6 @@ def test_the_state_lists_in_sql_match_the_model() -> None:
     def values(literal: str) -> set[str]:
         return {word.strip(" '") for word in literal.strip("()").split(",")}
 
-    assert values(sql._POLLED) == {s.value for s in POLLED_STATES}
-    assert values(sql._ACTIVE) == {s.value for s in ACTIVE_STATES}
-    assert values(sql._TERMINAL) == {s.value for s in TERMINAL_STATES}
+    assert values(rows.POLLED) == {s.value for s in POLLED_STATES}
+    assert values(rows.ACTIVE) == {s.value for s in ACTIVE_STATES}
+    assert values(rows.TERMINAL) == {s.value for s in TERMINAL_STATES}
