@@ -177,37 +177,17 @@ def _request_from_json(text: str) -> VideoRequest:
     return VideoRequest.from_json(json.loads(text))
 
 
+# Columns read into the task as they are; `from_row` decodes the others.
+_DECODED = frozenset({"short_id", "request", "state", "delivery", "delivery_gave_up_at", "frames"})
+_AS_STORED = tuple(c for c in COLUMNS if c not in _DECODED)
+
+
 def from_row(row: Row) -> VideoTask:
     return VideoTask(
-        id=row["id"],
-        requester_id=row["requester_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        thread_id=row["thread_id"],
-        status_message_id=row["status_message_id"],
-        upload_limit=row["upload_limit"],
+        **{column: row[column] for column in _AS_STORED},
         request=_request_from_json(row["request"]),
-        gateway_task_id=row["gateway_task_id"],
         state=_STATES[row["state"]],
-        progress=row["progress"],
-        result_url=row["result_url"],
-        failure_reason=row["failure_reason"],
-        attempts=row["attempts"],
-        poll_errors=row["poll_errors"],
-        next_poll_at=row["next_poll_at"],
-        deadline_at=row["deadline_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
         delivery=_delivery_state(row),
-        delivery_message_id=row["delivery_message_id"],
-        delivered_at=row["delivered_at"],
-        delivery_attempts=row["delivery_attempts"],
-        delivery_retry_at=row["delivery_retry_at"],
-        retry_of=row["retry_of"],
-        cost=row["cost"],
-        wait_reason=row["wait_reason"],
-        send_after=row["send_after"],
         frames=_frames_from_json(row["frames"]),
     )
 
