@@ -1,7 +1,9 @@
 """Opening the SQLite file: folder, PRAGMAs and versioned migrations.
 
 Migrations are the files `NNNN_name.sql` in `storage/migrations/`, numbered from 0001 without
-gaps. The database's version is `PRAGMA user_version`; at start-up every migration above it is
+gaps. Statements both engines accept as they are (indexes, mostly) are written once, in a file
+of the same name in `storage/shared_migrations/`, appended to each engine's migration of that
+number. The database's version is `PRAGMA user_version`; at start-up every migration above it is
 applied, all in one transaction together with the new version, so a failure leaves the database
 exactly as it was. A migration must not contain BEGIN, COMMIT or PRAGMA foreign_keys.
 """
@@ -19,6 +21,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SHARED_MIGRATIONS_DIR = Path(__file__).resolve().parent / "shared_migrations"
 
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -87,14 +90,20 @@ def log_migrated(what: str, current: int, pending: list[Migration]) -> None:
         )
 
 
-def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """The migrations in `directory`, in order. Raises MigrationError on a bad name or a gap."""
+def load_migrations(
+    directory: Path = MIGRATIONS_DIR, shared: Path = SHARED_MIGRATIONS_DIR
+) -> list[Migration]:
+    """The migrations in `directory`, in order, each followed by its shared statements (the
+    file of the same name in `shared`, if any). Raises MigrationError on a bad name or a gap."""
     migrations: list[Migration] = []
     for file in sorted(directory.glob("*.sql")):
         match = _MIGRATION_NAME.fullmatch(file.name)
         if match is None:
             raise MigrationError(f"migration file {file.name!r} is not named NNNN_name.sql")
-        migrations.append(Migration(int(match[1]), file.name, file.read_text(encoding="utf-8")))
+        sql = file.read_text(encoding="utf-8")
+        if (shared / file.name).is_file():
+            sql += "\n" + (shared / file.name).read_text(encoding="utf-8")
+        migrations.append(Migration(int(match[1]), file.name, sql))
     for expected, migration in enumerate(migrations, start=1):
         if migration.version != expected:
             raise MigrationError(

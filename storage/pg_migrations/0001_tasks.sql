@@ -1,6 +1,6 @@
 -- PostgreSQL twin of ../migrations/0001_tasks.sql: the same columns with the same meaning, so
 -- storage/rows.py maps a row of either. Times are seconds since the epoch (UTC) as double
--- precision; Discord ids are bigint. The state lists in the partial indexes match rows.py.
+-- precision; Discord ids are bigint.
 
 CREATE TABLE tasks (
     id                   text             PRIMARY KEY CHECK (id ~ '^[0-9a-f]{32}$'),
@@ -34,27 +34,4 @@ CREATE TABLE tasks (
     retry_of             text             REFERENCES tasks (id) ON DELETE SET NULL
 );
 
-CREATE INDEX tasks_poll ON tasks (next_poll_at)
-    WHERE state IN ('queued', 'running');
-
-CREATE INDEX tasks_undelivered ON tasks (finished_at)
-    WHERE delivery IN ('none', 'claimed')
-      AND state IN ('completed', 'failed', 'timed_out', 'cancelled');
-
-CREATE INDEX tasks_requester ON tasks (requester_id, created_at);
-
-CREATE INDEX tasks_requester_unfinished ON tasks (requester_id, created_at)
-    WHERE state IN ('pending', 'submitting', 'queued', 'running');
-
-CREATE INDEX tasks_guild_unfinished ON tasks (guild_id)
-    WHERE state IN ('pending', 'submitting', 'queued', 'running');
-
-CREATE INDEX tasks_gateway ON tasks (gateway_task_id)
-    WHERE gateway_task_id IS NOT NULL;
-
-CREATE INDEX tasks_retry_of ON tasks (retry_of);
-
-CREATE TABLE meta (
-    key    text PRIMARY KEY,
-    value  text NOT NULL
-);
+-- indexes and the meta table: ../shared_migrations/0001_tasks.sql

@@ -21,12 +21,14 @@ from storage import leases, rows
 from storage import task_store as sql
 from storage.database import (
     MIGRATIONS_DIR,
+    SHARED_MIGRATIONS_DIR,
     MigrationError,
     load_migrations,
     migrate,
     open_database,
     split_statements,
 )
+from storage.pg_database import PG_MIGRATIONS_DIR
 from storage.task_store import SqliteTaskStore
 from tests.support.tasks import DAY, NO_LIMITS, NOW, make_task
 from videojobs.models import (
@@ -121,6 +123,17 @@ async def test_a_second_open_of_the_same_file_sees_the_data(
         assert await other.get(task.id) == task
     finally:
         await other.close()
+
+
+def test_shared_statements_belong_to_a_migration_of_both_engines() -> None:
+    """A file of shared_migrations/ is appended to the migration of the same name of SQLite
+    and of PostgreSQL; one without both would be applied to one engine only, or to none."""
+    shared = sorted(file.name for file in SHARED_MIGRATIONS_DIR.glob("*.sql"))
+    assert shared, "the indexes of 0001 are shared"
+    for name in shared:
+        assert (MIGRATIONS_DIR / name).is_file(), f"{name}: no SQLite migration of that name"
+        assert (PG_MIGRATIONS_DIR / name).is_file(), f"{name}: no PostgreSQL migration of that name"
+    assert "CREATE INDEX tasks_poll" in load_migrations()[0].sql
 
 
 def write_migrations(directory: Path, extra: dict[str, str]) -> Path:
