@@ -1,7 +1,42 @@
--- The indexes of 0001 and the meta table, written once: both engines accept them as they are,
--- and storage/database.py appends this file to each engine's 0001_tasks.sql. The state lists in
--- the partial indexes must match storage/rows.py word for word, or SQLite's planner will not
--- use them.
+-- Everything needed to finish a video task after a restart, and a small key/value table, in
+-- SQL both engines accept as it is; storage/database.py appends it to each engine's
+-- 0001_tasks.sql. Times are seconds since the epoch (UTC) as double precision (REAL affinity in
+-- SQLite); Discord ids are bigint (INTEGER affinity). The state lists in the partial indexes
+-- must match storage/rows.py word for word, or SQLite's planner will not use them.
+
+CREATE TABLE tasks (
+    id                   text             PRIMARY KEY
+                                          CHECK (length(id) = 32
+                                                 AND ltrim(id, '0123456789abcdef') = ''),
+    short_id             text             NOT NULL UNIQUE CHECK (short_id = substr(id, 1, 8)),
+    requester_id         bigint           NOT NULL,
+    guild_id             bigint,
+    channel_id           bigint           NOT NULL,
+    thread_id            bigint,
+    status_message_id    bigint,
+    upload_limit         bigint           NOT NULL,
+    request              text             NOT NULL,  -- VideoRequest.to_json() as JSON
+    gateway_task_id      text,
+    state                text             NOT NULL CHECK (state IN (
+                             'pending', 'submitting', 'queued', 'running',
+                             'completed', 'failed', 'timed_out', 'cancelled')),
+    progress             integer          NOT NULL DEFAULT 0,
+    result_url           text,
+    failure_reason       text,
+    attempts             integer          NOT NULL DEFAULT 0,
+    poll_errors          integer          NOT NULL DEFAULT 0,
+    next_poll_at         double precision NOT NULL,
+    deadline_at          double precision NOT NULL,
+    created_at           double precision NOT NULL,
+    updated_at           double precision NOT NULL,
+    finished_at          double precision,
+    delivery             text             NOT NULL DEFAULT 'none'
+                                          CHECK (delivery IN ('none', 'claimed', 'delivered')),
+    delivery_message_id  bigint,
+    delivered_at         double precision,
+    delivery_claimed_at  double precision,
+    retry_of             text             REFERENCES tasks (id) ON DELETE SET NULL
+);
 
 -- the poller: due tasks, soonest first
 CREATE INDEX tasks_poll ON tasks (next_poll_at)
