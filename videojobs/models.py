@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 MAX_PROMPT_CHARS = 2500
@@ -126,8 +126,8 @@ class KeptFrames:
 
 
 @dataclass(frozen=True, slots=True)
-class VideoRequest:
-    """What a member asked for, as validated by `validate_request`."""
+class VideoSettings:
+    """What the video is to be, said alike by a member's request and by the create call."""
 
     prompt: str
     model: str
@@ -136,10 +136,20 @@ class VideoRequest:
     aspect_ratio: str = "16:9"
     negative_prompt: str | None = None
     cfg_scale: float | None = None
+    camera: str | None = None  # one of CAMERA_CHOICES
+    camera_strength: int = DEFAULT_CAMERA_STRENGTH
+
+    def settings(self) -> dict[str, Any]:
+        """These fields alone (not a subclass's), by name."""
+        return {f.name: getattr(self, f.name) for f in fields(VideoSettings)}
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest(VideoSettings):
+    """What a member asked for, as validated by `validate_request`."""
+
     image: ImageRef | None = None
     end_image: ImageRef | None = None
-    camera: str | None = None
-    camera_strength: int = DEFAULT_CAMERA_STRENGTH
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,20 +164,11 @@ class VideoRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class GenerationRequest:
+class GenerationRequest(VideoSettings):
     """One create call, independent of the API style that carries it."""
 
-    prompt: str
-    model: str
-    mode: str = "std"
-    duration: int = 5
-    aspect_ratio: str = "16:9"
-    negative_prompt: str | None = None
-    cfg_scale: float | None = None
     image: str | None = None  # public URL or raw base64
     image_tail: str | None = None
-    camera: str | None = None  # one of CAMERA_CHOICES
-    camera_strength: int = DEFAULT_CAMERA_STRENGTH
     callback_url: str | None = None
     external_task_id: str | None = None
 
@@ -188,17 +189,9 @@ class GenerationRequest:
                 request.end_image.url if request.end_image else None,
             )
         return cls(
-            prompt=request.prompt,
-            model=request.model,
-            mode=request.mode,
-            duration=request.duration,
-            aspect_ratio=request.aspect_ratio,
-            negative_prompt=request.negative_prompt or None,
-            cfg_scale=request.cfg_scale,
+            **request.settings() | {"negative_prompt": request.negative_prompt or None},
             image=frames[0],
             image_tail=frames[1],
-            camera=request.camera,
-            camera_strength=request.camera_strength,
             callback_url=callback_url,
             external_task_id=external_task_id,
         )
