@@ -56,14 +56,7 @@ def normalise_choice(value: str | None) -> str | None:
 def image_ref(attachment: discord.Attachment | None) -> ImageRef | None:
     if attachment is None:
         return None
-    return ImageRef(
-        url=attachment.url,
-        filename=attachment.filename,
-        content_type=attachment.content_type,
-        size=attachment.size,
-        width=attachment.width,
-        height=attachment.height,
-    )
+    return ImageRef.of(attachment)
 
 
 def build_video_command(front: Front) -> app_commands.Command[commands.Cog, ..., None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from .models import TaskState, VideoRequest, VideoTask
 from .ports import Clock, MemberQueries
@@ -74,22 +74,19 @@ def kind_of(request: VideoRequest) -> tuple[str, str, int]:
     return request.model, request.mode, request.duration
 
 
+@dataclass
 class Estimates:
     """Estimates for tasks, from the store's recent completed tasks of the same kind."""
 
-    def __init__(
-        self,
-        store: MemberQueries,
-        clock: Clock,
-        *,
-        window: int = WINDOW,
-        cache_seconds: float = CACHE_SECONDS,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.window = window
-        self.cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str, int], tuple[float, list[float]]] = {}
+    store: MemberQueries
+    clock: Clock
+    _: KW_ONLY
+    window: int = WINDOW
+    cache_seconds: float = CACHE_SECONDS
+    # kind of task -> (when read, its recent durations)
+    _cache: dict[tuple[str, str, int], tuple[float, list[float]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     async def durations(self, request: VideoRequest) -> list[float]:
         """The recent durations of this kind of task (cached briefly once there are enough:

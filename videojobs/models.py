@@ -106,6 +106,11 @@ class ImageRef:
     width: int | None
     height: int | None
 
+    @classmethod
+    def of(cls, source: Any) -> ImageRef:
+        """The description of anything with these attributes (a discord.Attachment)."""
+        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
+
 
 @dataclass(frozen=True, slots=True)
 class KeptFrames:
