@@ -8,10 +8,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 
+import aiohttp
 import pytest
 
+from gateway.client import GatewayClient
 from gateway.simulator import Fault
+from storage.task_store import SqliteTaskStore
+from videojobs.models import DeliveryState, GatewayState, TaskSnapshot, TaskState
 
 from .harness import REPO_ROOT
 from .scenario import KEY, Scenario
@@ -221,3 +226,43 @@ async def test_sigkill_after_posting_before_recording_never_duplicates(
     assert "1 results owed" in scenario.bot.logs  # the crash did land in the window
     await scenario.bot.wait_for_log("earlier delivery found")  # settled at the first pass
     assert len(scenario.results(thread, short)) == 1
+
+
+async def test_a_delivery_that_gave_up_is_delivered_at_the_next_start(scenario: Scenario) -> None:
+    """A result that could not be posted through every retry (GAVE_UP: not delivered) is
+    tried again when the bot next starts, and posted once."""
+    inter = await scenario.video(prompt="[slow] a kite over the dunes")
+    await scenario.discord.wait_for(lambda: scenario.creates(), message="the task was submitted")
+    scenario.bot.kill()
+    await scenario.bot.wait_exit()
+    # What an earlier run leaves when every delivery retry failed (they span ~20 minutes):
+    # the video made, its delivery given up.
+    store = await SqliteTaskStore.open(scenario.bot.env["DATABASE_PATH"], exclusive=True)
+    async with store, aiohttp.ClientSession() as session:
+        (task,) = await store.user_tasks(scenario.member.user.id, unfinished=True, limit=5)
+        gateway = GatewayClient(session, base_url=scenario.kling.base_url, api_key=KEY)
+
+        async def made() -> TaskSnapshot | None:
+            assert task.gateway_task_id is not None
+            snapshot = await gateway.fetch(task.gateway_task_id, request=task.request)
+            return snapshot if snapshot.state is GatewayState.COMPLETED else None
+
+        snapshot = await scenario.discord.wait_for(
+            made, timeout=30, message="the gateway to finish the video", interval=0.3
+        )
+        now = time.time()
+        done = task.evolve(
+            state=TaskState.COMPLETED, progress=100, result_url=snapshot.video_url, finished_at=now
+        )
+        assert await store.update(done)
+        assert await store.claim_delivery(task.id, now)
+        await store.give_up_delivery(task.id, attempts=5, now=now)
+        assert (await store.get(task.id)).delivery is DeliveryState.GAVE_UP  # type: ignore[union-attr]
+
+    scenario.bot = await scenario.start_bot(scenario.settings)
+    assert "1 of them gave up before and are tried again" in scenario.bot.logs
+    result = await scenario.result(inter)
+    assert result.attachments
+    await scenario.bot.wait_for_log(f"task {task.id} delivered")
+    assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
+    assert len(scenario.creates()) == 1  # tried again to post, never to make
