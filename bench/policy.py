@@ -22,9 +22,10 @@ from typing import Any
 from bench.common import table, write_results
 from bench.store import measure
 from storage.task_store import SqliteTaskStore
+from videojobs.credits import day_start
 from videojobs.lifecycle import SystemClock
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
-from videojobs.policy import BotDefaults, Policies, day_start
+from videojobs.policy import BotDefaults, Policies
 from videojobs.ports import AdmissionLimits
 
 GUILD = 1

@@ -7,9 +7,9 @@ import time
 import discord
 
 from videojobs.admission import Overview
+from videojobs.credits import credits_text, credits_word
 from videojobs.estimates import Estimate
 from videojobs.models import DeliveryState, TaskState, VideoRequest, VideoTask, camera_label
-from videojobs.policy import credits_text, credits_word
 
 COLOURS = {
     TaskState.PENDING: discord.Colour.light_grey(),

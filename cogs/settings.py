@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice
 
+from videojobs.credits import credits_text
 from videojobs.errors import RequestRejected
 from videojobs.models import ASPECT_RATIOS, DURATIONS, MODES
 from videojobs.policy import (
@@ -29,7 +30,6 @@ from videojobs.policy import (
     MODEL,
     ROLES,
     Policy,
-    credits_text,
 )
 
 from .errors import reply_error

@@ -6,8 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from videojobs.credits import credits_text
 from videojobs.models import camera_label
-from videojobs.policy import Policy, credits_text
+from videojobs.policy import Policy
 
 from . import render
 from .front import Front, requester_of

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from videojobs.credits import credits_text
 from videojobs.models import (
     ASPECT_RATIOS,
     CAMERA_CHOICES,
@@ -16,7 +17,7 @@ from videojobs.models import (
     VideoRequest,
     camera_label,
 )
-from videojobs.policy import BotDefaults, credits_text
+from videojobs.policy import BotDefaults
 
 from .front import Front, launch, requester_of
 from .render import clip

@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .credits import day_start, refusal_message
 from .errors import DuplicateTaskId, NotAllowed, RequestRejected, TaskNotFound
 from .finish import Finish
 from .lifecycle import Lifecycle
 from .models import ACTIVE_STATES, Requester, TaskState, VideoRequest, VideoTask, new_task_id
-from .policy import Policies, Policy, day_start, refusal_message
+from .policy import Policies, Policy
 from .ports import AdmissionLimits
 from .rules import check_access, validate_request
 from .telemetry import bind

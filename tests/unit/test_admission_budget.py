@@ -10,10 +10,11 @@ import pytest
 
 from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
+from videojobs.credits import day_start, next_reset
 from videojobs.errors import GatewayError, RequestRejected
 from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import Requester, TaskState, VideoRequest
-from videojobs.policy import BotDefaults, Policies, day_start, next_reset
+from videojobs.policy import BotDefaults, Policies
 from videojobs.service import VideoJobsService
 
 GUILD = 100

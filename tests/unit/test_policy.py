@@ -8,15 +8,9 @@ import pytest
 
 from tests.fakes import MemoryStore
 from tests.support.clock import FakeClock
+from videojobs.credits import day_start, next_reset, refusal_message
 from videojobs.errors import RequestRejected
-from videojobs.policy import (
-    BotDefaults,
-    Policies,
-    SettingRecord,
-    day_start,
-    next_reset,
-    refusal_message,
-)
+from videojobs.policy import BotDefaults, Policies, SettingRecord
 
 DEFAULTS = BotDefaults(
     models=("kling-v3", "kling-v2"),
