@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -17,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import discord
 from discord.ext import commands
 
+import storage
 from cogs import errors
 from cogs.delivery import DetailsButton, DiscordNotifier, RetryButton
 from cogs.frames import DiscordFrameKeeper
@@ -42,7 +41,7 @@ from media.images import ImageFixer
 from observability import logs
 from observability.prometheus import PrometheusMetrics
 from observability.server import Health, ops_app, start_ops_server
-from storage import DatabaseInUse, MigrationError, PostgresTaskStore, SqliteTaskStore
+from storage import PostgresTaskStore, SqliteTaskStore, StoreUnavailable
 from videojobs.background import Background
 from videojobs.estimates import Estimates
 from videojobs.history import History
@@ -283,32 +282,20 @@ def lease_seconds(settings: Settings) -> float:
 
 
 async def open_store(settings: Settings) -> SqliteTaskStore | PostgresTaskStore | None:
-    """PostgreSQL when DATABASE_URL is set (shared by several processes), else the SQLite file
-    (this process alone). None (after one line on stderr naming the setting) when it cannot be
-    opened."""
-    lease = lease_seconds(settings)
-    if settings.database_url:
-        try:
-            store: SqliteTaskStore | PostgresTaskStore = await PostgresTaskStore.open(
-                settings.database_url, lease_seconds=lease
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, MigrationError) as exc:
-            # The URL itself is not shown: it may hold a password.
-            print(f"DATABASE_URL: can't open the PostgreSQL database: {exc}", file=sys.stderr)
-            return None
-        log.info("store: PostgreSQL (shared; this process is %s)", process_id())
-        return store
+    """The store (see storage/opening.py), or None after one line on stderr naming the setting."""
     try:
-        store = await SqliteTaskStore.open(
-            settings.database_path, exclusive=True, lease_seconds=lease
+        store = await storage.open_store(
+            database_url=settings.database_url,
+            database_path=settings.database_path,
+            lease_seconds=lease_seconds(settings),
         )
-    except DatabaseInUse as exc:
-        print(f"DATABASE_PATH: {exc}", file=sys.stderr)
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
         return None
-    except (OSError, sqlite3.Error, MigrationError) as exc:
-        print(f"DATABASE_PATH: can't open {settings.database_path}: {exc}", file=sys.stderr)
-        return None
-    log.info("store: SQLite at %s (this process is %s)", settings.database_path, process_id())
+    if settings.database_url:
+        log.info("store: PostgreSQL (shared; this process is %s)", process_id())
+    else:
+        log.info("store: SQLite at %s (this process is %s)", settings.database_path, process_id())
     return store
 
 

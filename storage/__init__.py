@@ -3,6 +3,7 @@ their migrations and the task stores. Both map rows the same way (rows.py)."""
 
 from .database import MigrationError, migrate, open_database
 from .file_lock import DatabaseInUse
+from .opening import StoreUnavailable, open_store
 from .pg_store import PostgresTaskStore
 from .task_store import SqliteTaskStore
 
@@ -11,6 +12,8 @@ __all__ = [
     "MigrationError",
     "PostgresTaskStore",
     "SqliteTaskStore",
+    "StoreUnavailable",
     "migrate",
     "open_database",
+    "open_store",
 ]
