@@ -15,7 +15,7 @@ the poller calls `run_pass()`, then sleeps until `next_wakeup()` or `poll_reques
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .admission import Admission
 from .callbacks import Callbacks
@@ -27,26 +27,27 @@ from .policy import BotDefaults, Policies
 from .polling import Polling
 from .ports import TaskStore
 from .schedule import PollSchedule
-from .sending import Sending
+from .sending import Sending, SendingRecovery
 
 
 @dataclass(slots=True)
 class PassReport:
+    """What one pass of the poller did."""
+
     polled: int = 0
     finished: int = 0
     errors: int = 0
     sent: int = 0
 
 
-@dataclass(slots=True)
-class RecoveryReport:
-    interrupted: int = 0
-    pending: int = 0
-    waiting: int = 0
-    polling: int = 0
-    undelivered: int = 0
-    redelivering: int = 0  # deliveries that gave up in an earlier run, tried again
-    next_poll_at: float | None = None
+@dataclass(frozen=True, slots=True)
+class RecoveryReport(SendingRecovery):
+    """What start-up found: the sending stage's findings, and the rest of the work owed."""
+
+    polling: int  # tasks the gateway is making
+    undelivered: int  # outcomes still to tell
+    redelivering: int  # of those, deliveries that gave up in an earlier run, tried again
+    next_poll_at: float | None
 
 
 class VideoJobsService:
@@ -147,10 +148,8 @@ class VideoJobsService:
         redelivering = await self.delivery.recover()
         store = self.store
         return RecoveryReport(
-            interrupted=sent.interrupted,
-            pending=sent.pending,
+            **asdict(sent),
             redelivering=redelivering,
-            waiting=sent.waiting,
             polling=len(await store.in_states(POLLED_STATES)),
             undelivered=len(await store.undelivered()),
             next_poll_at=await store.next_poll_at(),

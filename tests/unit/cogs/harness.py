@@ -31,7 +31,7 @@ from tests.support.clock import FakeClock
 from tests.support.passes import run_until_idle
 from videojobs.estimates import Estimates
 from videojobs.history import History
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import GatewayState, TaskSnapshot, VideoTask
 from videojobs.policy import Policies
 from videojobs.service import VideoJobsService
@@ -177,17 +177,19 @@ class Cogs:
         estimates = Estimates(self.store, self.clock)
         keeper = None if self.fixer is None else DiscordFrameKeeper(bot, self.session, self.fixer)
         self.service = VideoJobsService(
-            self.store,
-            self.gateway,
-            DiscordNotifier(bot, self.session, self.metrics, estimates=estimates),
-            ServiceConfig(
-                poll_interval=self.settings.poll_interval_seconds,
-                task_timeout=self.settings.task_timeout_seconds,
+            Lifecycle(
+                self.store,
+                self.gateway,
+                DiscordNotifier(bot, self.session, self.metrics, estimates=estimates),
+                ServiceConfig(
+                    poll_interval=self.settings.poll_interval_seconds,
+                    task_timeout=self.settings.task_timeout_seconds,
+                ),
+                clock=self.clock,
+                metrics=self.metrics,
+                frames=keeper,
             ),
-            clock=self.clock,
-            metrics=self.metrics,
             policies=Policies(self.store, bot_defaults(self.settings), self.clock),
-            frames=keeper,
         )
         bot.front = Front(service=self.service, estimates=estimates, history=History(self.store))
         await bot.login(TOKEN)  # GET /users/@me, /oauth2/applications/@me; setup_hook; sync
