@@ -60,10 +60,10 @@ class Callbacks:
         bind(task)
         if task.state not in POLLED_STATES:
             return False  # not sent yet (its id is on the way back), or already finished
-        if news.state is GatewayState.COMPLETED and news.video_url:
-            await self._end(task, TaskState.COMPLETED, result_url=news.video_url, progress=100)
-        elif news.state is GatewayState.FAILED:
-            await self._end(task, TaskState.FAILED, reason=news.failure_reason or FAILED_REASON)
+        if news.state is GatewayState.FAILED or (
+            news.state is GatewayState.COMPLETED and news.video_url
+        ):
+            await self._end(task, news)
         elif news.state is GatewayState.COMPLETED:
             log.info("task %s: a callback says it is done but gives no video URL", task.id)
             return await self.poll_now(task.id)
@@ -71,15 +71,10 @@ class Callbacks:
             await self._still_running(task, news.state)
         return True
 
-    async def _end(
-        self,
-        task: VideoTask,
-        state: TaskState,
-        *,
-        result_url: str | None = None,
-        reason: str | None = None,
-        progress: int | None = None,
-    ) -> None:
+    async def _end(self, task: VideoTask, news: CallbackNews) -> None:
+        """The callback says the task is made (with its video) or failed."""
+        made = news.state is GatewayState.COMPLETED
+        state = TaskState.COMPLETED if made else TaskState.FAILED
         schedule = self.lc.schedule
         schedule.finished(self.lc.clock.now() - task.created_at)
         schedule.forget(task.id)
@@ -87,14 +82,13 @@ class Callbacks:
         # Delivered by whichever process holds the task: this one when it can take it, else
         # the holder, woken now rather than at its next pass.
         taken = await self.lc.store.take(task.id)
-        await self.finish(
-            task,
-            state,
-            result_url=result_url,
-            reason=reason,
-            progress=progress,
-            expect=POLLED_STATES,
-        )
+        if made:
+            await self.finish(
+                task, state, result_url=news.video_url, progress=100, expect=POLLED_STATES
+            )
+        else:
+            reason = news.failure_reason or FAILED_REASON
+            await self.finish(task, state, reason=reason, expect=POLLED_STATES)
         if not taken:
             await self.lc.store.wake_others()
 
