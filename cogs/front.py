@@ -151,17 +151,25 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
         message = callback.resource
         if not isinstance(message, discord.Message):
             message = await interaction.original_response()
-        await front.service.set_location(task.id, thread_id=None, status_message_id=message.id)
-        if can_open_thread(interaction):
+        threaded = can_open_thread(interaction)
+        # A thread opened on a message has the message's id: stored before it is opened, so a
+        # process that dies right after opening it still leaves the task pointing at it (a
+        # thread that never came is found missing at delivery, which then uses the channel).
+        await front.service.set_location(
+            task.id, thread_id=message.id if threaded else None, status_message_id=message.id
+        )
+        if threaded:
             try:
                 thread = await message.create_thread(
                     name=thread_name(task), auto_archive_duration=1440
                 )
             except discord.HTTPException as exc:
                 log.info("task %s: no thread (%s); using the channel", task.id, exc)
-            else:
+                thread = None
+            thread_id = None if thread is None else thread.id
+            if thread_id != message.id:
                 await front.service.set_location(
-                    task.id, thread_id=thread.id, status_message_id=message.id
+                    task.id, thread_id=thread_id, status_message_id=message.id
                 )
     finally:
         # stored already: it runs and is reported in the channel even if Discord failed us here

@@ -171,6 +171,10 @@ async def test_sigkill_before_sending_sends_after_restart(scenario: Scenario) ->
     result = await scenario.result(inter)
     assert result.attachments
     assert len(scenario.creates()) == 1
+    # the thread was never opened: the result is in the channel, once
+    assert scenario.discord.thread_for(inter.original) is None  # type: ignore[arg-type]
+    assert result.channel is scenario.channel
+    assert len(scenario.results(scenario.channel, scenario.short_id(inter))) == 1
 
 
 async def test_sigkill_while_sending_is_not_sent_again(scenario: Scenario) -> None:
