@@ -242,6 +242,7 @@ async def test_a_write_survives_a_process_that_dies_without_closing(db_path: Pat
         import asyncio, os, sys
         from storage.task_store import SqliteTaskStore
         from videojobs.models import TaskState, VideoRequest, VideoTask
+        from videojobs.ports import AdmissionLimits
 
         async def main():
             store = await SqliteTaskStore.open(sys.argv[1])
