@@ -22,7 +22,7 @@ from tests.support.clock import FakeClock
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 from videojobs.errors import GatewayError
-from videojobs.lifecycle import ServiceConfig
+from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import (
     GatewayState,
     GenerationRequest,
@@ -683,7 +683,8 @@ async def test_a_poll_that_fails_after_retries_leaves_one_log_line(
     store = MemoryStore()
     rules = Policies(store, BotDefaults(max_active=0, max_daily=0), clock)
     service = VideoJobsService(
-        store, make_client(), RecordingNotifier(), ServiceConfig(), clock, policies=rules
+        Lifecycle(store, make_client(), RecordingNotifier(), ServiceConfig(), clock),
+        policies=rules,
     )
     task = await service.admit_and_send(TEXT, Requester(user_id=1, guild_id=100, channel_id=500))
     sim.add_faults(Fault.server_error(503, route="fetch", times=4))
