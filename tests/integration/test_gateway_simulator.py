@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import struct
 import sys
@@ -462,6 +463,27 @@ async def test_code_shape_429_with_retry_after(
 
 
 # --- callbacks --------------------------------------------------------------------------------
+
+
+async def test_a_failed_callback_is_logged_without_its_path(
+    http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A callback URL's path carries the bot's per-task secret (product-spec.md, Callbacks): a
+    callback that can't be delivered is logged with the receiver's host only."""
+    secret = "0123456789abcdef0123456789abcdef"
+    callback_url = f"http://127.0.0.1:{free_port()}/kling/callback/{secret}"  # nobody listens
+    config = SimulatorConfig(api_key=KEY, time_factor=0.004)
+
+    def failures() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "callback to" in r.getMessage()]
+
+    with caplog.at_level(logging.DEBUG, logger="gateway.simulator"):
+        async with GatewaySimulator(config) as sim:
+            status, _ = await create_kling(http, sim, callback_url=callback_url)
+            assert status == 200
+            await wait_until(failures, 10, what="a failed callback logged")
+    assert "http://127.0.0.1:" in failures()[0]
+    assert not [line for line in failures() if secret in line or "/kling/callback" in line]
 
 
 async def test_callbacks_follow_each_status_change(http: aiohttp.ClientSession) -> None:
