@@ -21,7 +21,7 @@ from videojobs.callbacks import CallbackNews
 from videojobs.errors import GatewayError
 from videojobs.models import GatewayState
 
-from .client import NO_VIDEO_REASON, parse_snapshot
+from .snapshots import NO_VIDEO_REASON, parse_snapshot
 
 log = logging.getLogger(__name__)
 

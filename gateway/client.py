@@ -3,7 +3,7 @@
 It speaks both API styles of gateway-api.md:
 - `unified`: `POST /v1/video/generations`, `GET /v1/video/generations/{id}`;
 - `kling`: `POST /kling/v1/videos/{text2video|image2video}`, `GET` the same path + `/{id}`;
-and reads every response shape of gateway-notes.md through `parse_snapshot`, whatever the route.
+and reads every response shape of gateway-notes.md through `snapshots.parse_snapshot`.
 
 Reads that failed for a reason that may pass (429, most 5xx, time-outs, lost connections) are
 retried with exponential backoff and full jitter, honouring `Retry-After`, within both
@@ -18,26 +18,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
 
 from videojobs.errors import GatewayError
-from videojobs.models import GatewayState, GenerationRequest, TaskSnapshot, VideoRequest
+from videojobs.models import GenerationRequest, TaskSnapshot, VideoRequest
 from videojobs.ports import Metrics
 from videojobs.telemetry import NoMetrics
 
 from .errors import (
-    describe_failure,
     error_from_exception,
     error_from_response,
     unreadable_response,
 )
+from .snapshots import created_snapshot, is_error_body, parse_snapshot
 from .wire import kling_body, kling_kind, unified_body
 
 logger = logging.getLogger(__name__)
@@ -53,30 +52,10 @@ KLING_PATH = "/kling/v1/videos"
 # not reached, so a create that met it may wait; a time-out after that may hide a task.
 CONNECT_TIMEOUT = 10.0
 
-NO_VIDEO_REASON = "The video service said the video was ready but gave no link to it."
 LOST_CREATE_MESSAGE = (
     "The video gateway took the task but its answer was lost, so the bot cannot follow it. "
     "Please try again."
 )
-
-# Every spelling of a state seen across the doc's object, the relay's wrapper, the OpenAI
-# style and Kling's own task object, lower-cased.
-_STATES = {
-    "not_start": GatewayState.PENDING,
-    "submitted": GatewayState.PENDING,
-    "queued": GatewayState.PENDING,
-    "pending": GatewayState.PENDING,
-    "unknown": GatewayState.PENDING,
-    "in_progress": GatewayState.RUNNING,
-    "processing": GatewayState.RUNNING,
-    "running": GatewayState.RUNNING,
-    "success": GatewayState.COMPLETED,
-    "succeed": GatewayState.COMPLETED,
-    "succeeded": GatewayState.COMPLETED,
-    "completed": GatewayState.COMPLETED,
-    "failure": GatewayState.FAILED,
-    "failed": GatewayState.FAILED,
-}
 
 
 class GatewayClient:
@@ -137,7 +116,7 @@ class GatewayClient:
         else:
             path, body = UNIFIED_PATH, unified_body(request)
         data = await self._call("POST", path, body, max_attempts=1)
-        return _created_snapshot(data, self._secrets)
+        return created_snapshot(data, self._secrets)
 
     async def fetch(self, task_id: str, *, request: VideoRequest) -> TaskSnapshot:
         """Read a remote task; `request` is what it was made from (in the kling style, an
@@ -249,7 +228,7 @@ class GatewayClient:
             data = json.loads(text)
         except ValueError:
             raise unreadable_response(status, text, "not JSON", secrets=self._secrets) from None
-        if _is_error_body(data):
+        if is_error_body(data):
             raise error_from_response(status, text, headers, secrets=self._secrets)
         return data
 
@@ -272,129 +251,3 @@ def _is_duplicate_task(error: GatewayError) -> bool:
         and "external_task_id" in detail
         and any(word in detail for word in ("exist", "duplicate", "unique"))
     )
-
-
-def _is_error_body(data: Any) -> bool:
-    """A 2xx body that is one of the error shapes rather than a task."""
-    if not isinstance(data, dict) or any(key in data for key in ("status", "id", "task_id")):
-        return False
-    if isinstance(data.get("error"), dict):
-        return True
-    return data.get("data") is None and data.get("code") not in (None, "", "success", 0)
-
-
-def _created_snapshot(data: Any, secrets: tuple[str, ...]) -> TaskSnapshot:
-    if not isinstance(data, dict):
-        raise unreadable_response(200, str(data), "not a JSON object", secrets=secrets)
-    task = _unwrap(data)
-    task_id = task.get("task_id") or task.get("id")
-    if not task_id:
-        raise unreadable_response(200, str(data), "no task id", secrets=secrets)
-    if _status_of(task) is None:
-        return TaskSnapshot(task_id=str(task_id), state=GatewayState.PENDING)
-    return parse_snapshot(data, str(task_id))
-
-
-def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
-    """The task object itself: the relay's wrapper and Kling's envelope keep it in `data`."""
-    inner = data.get("data")
-    if _status_of(data) is None and isinstance(inner, dict):
-        return inner
-    return data
-
-
-def _status_of(task: dict[str, Any]) -> Any:
-    return task.get("status", task.get("task_status"))
-
-
-def parse_snapshot(data: Any, fallback_task_id: str) -> TaskSnapshot:
-    """Read a task from any retrieve shape: the doc's object, the relay's wrapper, the OpenAI
-    style or Kling's own task object. Raises a retryable GatewayError when it is none of them.
-    """
-    if not isinstance(data, dict):
-        raise unreadable_response(200, str(data), "not a JSON object")
-    task = _unwrap(data)
-    status = _status_of(task)
-    if status is None:
-        raise unreadable_response(200, str(data), "no task status")
-    task_id = str(task.get("task_id") or task.get("id") or fallback_task_id)
-    state = _state(status, task_id)
-    progress = _progress(task.get("progress"))
-    kling_task = _kling_task(task)
-
-    if state is GatewayState.COMPLETED:
-        url = _video_url(task, kling_task)
-        if url is None:
-            return TaskSnapshot(task_id, GatewayState.FAILED, progress, None, NO_VIDEO_REASON)
-        return TaskSnapshot(task_id, state, 100, url)
-    if state is GatewayState.FAILED:
-        return TaskSnapshot(
-            task_id, state, progress, None, describe_failure(_failure_text(task, kling_task))
-        )
-    return TaskSnapshot(task_id, state, progress)
-
-
-def _state(status: Any, task_id: str) -> GatewayState:
-    key = str(status).strip().lower().replace("-", "_").replace(" ", "_")
-    state = _STATES.get(key)
-    if state is None:
-        logger.warning("gateway task %s has unknown status %r; taken as pending", task_id, status)
-        return GatewayState.PENDING
-    return state
-
-
-def _progress(value: Any) -> int:
-    """0-100 from an int, a float, "30%", "30" or nothing."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, str):
-        value = value.strip().rstrip("%").strip()
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0
-    if not math.isfinite(number):
-        return 0
-    return max(0, min(100, int(number)))
-
-
-def _kling_task(task: dict[str, Any]) -> dict[str, Any] | None:
-    """Kling's own task object (`task_status`, `task_result`), wherever the shape keeps it."""
-    candidate: Any = task
-    for _ in range(3):
-        if not isinstance(candidate, dict):
-            return None
-        if "task_result" in candidate or "task_status" in candidate:
-            return candidate
-        candidate = candidate.get("data")
-    return None
-
-
-def _is_url(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("https://", "http://"))
-
-
-def _video_url(task: dict[str, Any], kling_task: dict[str, Any] | None) -> str | None:
-    candidates: list[Any] = []
-    metadata = task.get("metadata")
-    if isinstance(metadata, Mapping):
-        candidates.append(metadata.get("url"))
-    candidates += [task.get("url"), task.get("result_url")]
-    if kling_task is not None:
-        result = kling_task.get("task_result")
-        videos = result.get("videos") if isinstance(result, dict) else None
-        if isinstance(videos, list) and videos and isinstance(videos[0], dict):
-            candidates.append(videos[0].get("url"))
-    return next((str(url) for url in candidates if _is_url(url)), None)
-
-
-def _failure_text(task: dict[str, Any], kling_task: dict[str, Any] | None) -> str | None:
-    error = task.get("error")
-    candidates: list[Any] = [
-        error.get("message") if isinstance(error, dict) else error,
-        task.get("fail_reason"),
-        # On FAILURE the wrapper's result_url holds the failure text, not a URL.
-        None if _is_url(task.get("result_url")) else task.get("result_url"),
-        kling_task.get("task_status_msg") if kling_task else None,
-    ]
-    return next((str(text) for text in candidates if isinstance(text, str) and text.strip()), None)

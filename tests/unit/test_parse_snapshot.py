@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.client import NO_VIDEO_REASON, parse_snapshot
+from gateway.snapshots import NO_VIDEO_REASON, parse_snapshot
 from videojobs.errors import GatewayError
 from videojobs.models import GatewayState
 
