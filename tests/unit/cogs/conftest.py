@@ -14,6 +14,7 @@ import discord
 import pytest
 
 from media.images import ImageFixer
+from storage.task_store import SqliteTaskStore
 from tests.fakes import MemoryStore
 
 from .harness import KLING_KEY, TOKEN, TRACEBACK_MARKS, Cogs
@@ -27,7 +28,10 @@ async def make_cogs(
     started: list[Cogs] = []
 
     async def make(
-        *, fixer: ImageFixer | None = None, store: MemoryStore | None = None, **settings: Any
+        *,
+        fixer: ImageFixer | None = None,
+        store: MemoryStore | SqliteTaskStore | None = None,
+        **settings: Any,
     ) -> Cogs:
         cogs = Cogs(tmp_path / f"bot{len(started)}", fixer, store, **settings)
         cogs.tmp_path.mkdir()

@@ -26,6 +26,7 @@ from cogs.front import Front
 from config import Settings
 from media.images import ImageFixer
 from observability.prometheus import PrometheusMetrics
+from storage.task_store import SqliteTaskStore
 from tests.fakes import FakeGateway, MemoryStore
 from tests.support.clock import FakeClock
 from tests.support.passes import run_until_idle
@@ -145,7 +146,7 @@ class Cogs:
         self,
         tmp_path: Path,
         fixer: ImageFixer | None = None,
-        store: MemoryStore | None = None,
+        store: MemoryStore | SqliteTaskStore | None = None,
         **settings: Any,
     ) -> None:
         """`fixer`: keep frames as the bot does (download, fix, post them); without it the
@@ -263,8 +264,16 @@ class Cogs:
         outcome = await self.slash("video", who, where, **values)
         assert outcome.type == 4 and not outcome.ephemeral, outcome.text
         await self.service.drain()
-        tasks = sorted(self.store.tasks.values(), key=lambda t: t.created_at)
-        return outcome, tasks[-1]
+        return outcome, await self.task_in(outcome)
+
+    async def task_in(self, outcome: Outcome) -> VideoTask:
+        """The task whose status embed the response is (found by the short id shown)."""
+        [title] = [e["title"] for e in outcome.data.get("embeds", [])]
+        short = re.search(r"`([0-9a-f]{8})`", title)
+        assert short is not None, title
+        task = await self.store.find_by_short_id(short[1])
+        assert task is not None
+        return task
 
     def guild_available(self, roles: dict[int, str]) -> None:
         """Discord sends the server (GUILD_CREATE): its roles and channels are cached, as in a
