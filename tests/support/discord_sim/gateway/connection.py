@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import time
 import zlib
@@ -46,9 +47,9 @@ class GatewayConnection:
         if compression == "zlib-stream":
             self._compressor = zlib.compressobj()
         elif compression == "zstd-stream":
-            # optional: only a client that asks for zstd needs it (discord.py asks for zlib)
-            import zstandard  # type: ignore[import-not-found]  # not installed here, untyped
-
+            # optional and untyped: only a client that asks for zstd needs it (discord.py asks
+            # for zlib); ImportError when it is missing closes the connection (Gateway.handle)
+            zstandard = importlib.import_module("zstandard")
             self._compressor = zstandard.ZstdCompressor().compressobj()
             self._flush_mode = zstandard.COMPRESSOBJ_FLUSH_BLOCK
         self._writer = asyncio.create_task(self._write_loop(), name=f"sim-gateway-writer-{number}")
