@@ -129,3 +129,48 @@ async def test_a_remixed_prompt_on_several_lines_names_its_thread_on_one_line(
     assert remixed.type == 4 and not remixed.ephemeral, remixed.text
     threads = remixed.made("POST", r"/channels/\d+/messages/\d+/threads")
     assert [t.body["name"] for t in threads] == ["🎬 a fox in the snow, at dawn"]
+
+
+async def test_a_thread_the_bot_may_not_post_in_gets_the_result_in_the_channel(
+    cogs: Cogs,
+) -> None:
+    """403 50013 on the thread (Send Messages in Threads taken away): the result, with its
+    mention and the mp4, goes to the channel instead."""
+    cogs.rest.files["video.mp4"] = b"\x00\x00\x00\x18ftypmp42"
+    _, task = await cogs.video(prompt="a red kite over the dunes")
+    assert task.thread_id is not None
+    remote = task.gateway_task_id or ""
+    done = TaskSnapshot(
+        remote, GatewayState.COMPLETED, 100, video_url=f"{cogs.rest.base}/files/video.mp4"
+    )
+    cogs.gateway.remote[remote].script = [done]
+    in_thread = rf"/channels/{task.thread_id}/messages"
+    for _ in range(2):  # the upload, then the link alone
+        cogs.rest.fail_next("POST", in_thread, 403, 50013, "Missing Permissions")
+    await poll_when_due(cogs, task.id)
+    refused = [c for c in cogs.rest.calls if c.method == "POST" and c.path == in_thread]
+    assert [c.status for c in refused] == [403, 403]
+    [result] = [m for m in cogs.rest.in_channel(task.channel_id) if "is ready" in m["content"]]
+    assert f"<@{task.requester_id}>" in result["content"]
+    assert [a["filename"] for a in result["attachments"]] == [f"video-{task.short_id}.mp4"]
+
+
+async def test_a_deleted_status_message_is_left_alone_and_the_result_still_comes(
+    cogs: Cogs,
+) -> None:
+    """A moderator deleted the status message (its edits get 404 10008): the task goes on and
+    its result is posted in the thread, once."""
+    cogs.gateway.default_script = ["running", "failed"]
+    _, task = await cogs.video(prompt="a moth around a lamp")
+    assert task.status_message_id is not None and task.thread_id is not None
+    del cogs.rest.messages[task.status_message_id]
+    await poll_when_due(cogs, task.id)  # running: the edit finds no message
+    await poll_when_due(cogs, task.id)  # failed: the last edit, then the message in the thread
+    edits = [
+        c.status
+        for c in cogs.rest.calls
+        if c.method == "PATCH" and c.path.endswith(f"/messages/{task.status_message_id}")
+    ]
+    assert edits == [404, 404]
+    told = [m for m in cogs.rest.in_channel(task.thread_id) if "failed" in m["content"]]
+    assert len(told) == 1 and f"<@{task.requester_id}>" in told[0]["content"]
