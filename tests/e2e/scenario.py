@@ -144,8 +144,16 @@ class Scenario:
             lambda: self.poller_passes() >= target, message=f"{more} more passes of the poller"
         )
 
+    @staticmethod
+    def status(inter: SimInteraction) -> str:
+        """The task's public status message as it reads now ("" before there is one)."""
+        return inter.original.text if inter.original else ""
+
     def creates(self) -> list[RecordedRequest]:
         return [r for r in self.kling.requests if r.kind == "create"]
+
+    def fetches(self) -> list[RecordedRequest]:
+        return [r for r in self.kling.requests if r.kind == "fetch"]
 
     def visible_text(self) -> str:
         """Everything the bot said on Discord, for 'the key is never shown' checks."""

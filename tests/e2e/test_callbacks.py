@@ -25,7 +25,7 @@ async def test_a_signed_callback_delivers_without_polling(make_scenario: MakeSce
     (create,) = s.creates()
     sent = create.json["metadata"]["callback_url"]
     assert sent.startswith(public + "/") and sent != public + "/"
-    assert [r for r in s.kling.requests if r.kind == "fetch"] == []
+    assert s.fetches() == []
 
     task_id = create.json["metadata"].get("external_task_id") or create.json.get("external_task_id")
     assert task_id

@@ -117,7 +117,7 @@ async def test_details_and_retry_buttons_work_also_after_a_restart(scenario: Sce
 
     retry = await (await scenario.discord.click(scenario.member, result, retry_id)).wait_response()
     assert not retry.ephemeral
-    assert "a kite over the dunes" in (retry.original.text if retry.original else "")
+    assert "a kite over the dunes" in scenario.status(retry)
     second = await scenario.result(retry)
     assert second.attachments
     first_body, second_body = (r.json for r in scenario.creates())

@@ -79,7 +79,7 @@ async def test_metrics_count_what_happened(make_scenario: MakeScenario) -> None:
         assert value(after, "klingbot_tasks_finished_total", outcome=outcome) == 0
     assert value(after, "klingbot_tasks_unfinished") == 0
     creates = [r for r in s.kling.requests if r.kind == "create"]
-    fetches = [r for r in s.kling.requests if r.kind == "fetch"]
+    fetches = s.fetches()
     assert total(after, "klingbot_gateway_requests_total", kind="create") == len(creates) == 4
     assert value(after, "klingbot_gateway_requests_total", kind="create", status="200") == 4
     assert total(after, "klingbot_gateway_requests_total", kind="fetch") == len(fetches)

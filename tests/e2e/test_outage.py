@@ -27,10 +27,6 @@ OUTAGE_3MIN = 180 / SCALE
 WAITING = "waiting for the video service"
 
 
-def status_text(inter: SimInteraction) -> str:
-    return inter.original.text if inter.original else ""
-
-
 def members(s: Scenario, count: int) -> list[SimMember]:
     return [s.member] + [s.discord.add_member(s.guild, f"member{n}") for n in range(1, count)]
 
@@ -48,7 +44,7 @@ async def send_videos(s: Scenario, count: int) -> list[SimInteraction]:
 async def all_waiting(s: Scenario, inters: Sequence[SimInteraction]) -> None:
     """Every status message says its task waits for the video service."""
     await s.discord.wait_for(
-        lambda: all(WAITING in status_text(i) for i in inters),
+        lambda: all(WAITING in s.status(i) for i in inters),
         timeout=15,
         message="every status to say it waits for the video service",
     )

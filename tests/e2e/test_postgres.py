@@ -26,9 +26,7 @@ async def test_a_video_on_postgresql_survives_a_sigkill(
     result = await scenario.result(inter, timeout=75)
     assert result.attachments
     assert len(scenario.creates()) == 1
-    await scenario.discord.wait_for(
-        lambda: "completed" in (inter.original.text if inter.original else "")
-    )
+    await scenario.discord.wait_for(lambda: "completed" in scenario.status(inter))
     assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
 
 

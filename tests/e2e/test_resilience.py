@@ -46,9 +46,7 @@ async def test_gateway_faults_still_deliver_exactly_once(scenario: Scenario, fau
     inter = await scenario.video(prompt="a windmill on a hill")
     result = await scenario.result(inter)
     assert result.attachments
-    await scenario.discord.wait_for(
-        lambda: "completed" in (inter.original.text if inter.original else "")
-    )
+    await scenario.discord.wait_for(lambda: "completed" in scenario.status(inter))
     assert scenario.kling.task_count == 1  # retried creates never made a second task
     assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
     assert_key_never_shown(scenario)
@@ -76,9 +74,7 @@ async def test_sigkill_mid_task_then_restart_delivers_exactly_once(scenario: Sce
     result = await scenario.result(inter)
     assert result.attachments
     assert len(scenario.creates()) == 1
-    await scenario.discord.wait_for(
-        lambda: "completed" in (inter.original.text if inter.original else "")
-    )
+    await scenario.discord.wait_for(lambda: "completed" in scenario.status(inter))
     assert len(scenario.results(scenario.where(inter), scenario.short_id(inter))) == 1
 
 
@@ -92,9 +88,6 @@ async def test_sigkill_many_times_never_duplicates(scenario: Scenario) -> None:
         await scenario.video(prompt="[fail] three"),
     ]
 
-    def fetches() -> int:
-        return sum(1 for r in scenario.kling.requests if r.kind == "fetch")
-
     def a_result_is_out() -> bool:
         return any(
             scenario.results(scenario.where(i), scenario.short_id(i))
@@ -106,8 +99,10 @@ async def test_sigkill_many_times_never_duplicates(scenario: Scenario) -> None:
     # before its id is recorded), while the restarted bot polls, once a first result is out
     await scenario.discord.wait_for(lambda: len(scenario.creates()) >= 3, message="3 creates")
     await scenario.restart(kill=True)
-    polled = fetches()
-    await scenario.discord.wait_for(lambda: fetches() > polled, message="a poll after restart")
+    polled = len(scenario.fetches())
+    await scenario.discord.wait_for(
+        lambda: len(scenario.fetches()) > polled, message="a poll after restart"
+    )
     await scenario.restart(kill=True)
     await scenario.discord.wait_for(a_result_is_out, timeout=30, message="a first result")
     await scenario.restart(kill=True)

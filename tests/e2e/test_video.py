@@ -59,7 +59,7 @@ async def test_both_api_styles_and_every_retrieve_shape(
         assert create.path == "/kling/v1/videos/text2video"
         assert create.json["duration"] == "10"
         assert create.json["model_name"] == "kling-v3"
-    fetches = [r for r in s.kling.requests if r.kind == "fetch"]
+    fetches = s.fetches()
     assert fetches
     assert all(r.authorized for r in s.kling.requests if r.kind in ("create", "fetch"))
 
@@ -69,7 +69,7 @@ async def test_image_to_video_sends_the_first_frame(make_scenario: MakeScenario)
     s = await make_scenario(KLING_API_STYLE="kling")
     frame = s.image("statue.png", 1024, 1024)
     inter = await s.video(prompt="the statue turns its head", image=frame, aspect_ratio="1:1")
-    assert "statue.png" in (inter.original.text if inter.original else "")
+    assert "statue.png" in s.status(inter)
     result = await s.result(inter)
     assert result.attachments
     (create,) = s.creates()
@@ -77,7 +77,7 @@ async def test_image_to_video_sends_the_first_frame(make_scenario: MakeScenario)
     kept = _kept_frames(s, inter)  # the copy shown in the thread, fixed for Kling
     assert create.json["image"] == kept.attachments[0].url
     assert kept.attachments[0].data == frame.data  # a PNG that meets the rules: as it came
-    assert any("/image2video/" in r.path for r in s.kling.requests if r.kind == "fetch")
+    assert any("/image2video/" in r.path for r in s.fetches())
 
 
 async def test_first_and_last_frame(scenario: Scenario) -> None:
@@ -126,7 +126,7 @@ async def test_failed_task_is_explained_to_the_requester(scenario: Scenario) -> 
     assert "failed" in result.content
     assert FAILURE_MESSAGE in result.content  # the reason itself
     assert not result.attachments
-    assert "failed" in (inter.original.text if inter.original else "")
+    assert "failed" in scenario.status(inter)
 
 
 async def test_stuck_task_times_out(make_scenario: MakeScenario) -> None:
@@ -136,7 +136,7 @@ async def test_stuck_task_times_out(make_scenario: MakeScenario) -> None:
     result = await s.result(inter)
     assert "timed out" in result.content
     assert "0.05 minutes" in result.content
-    await s.discord.wait_for(lambda: "timed out" in (inter.original.text if inter.original else ""))
+    await s.discord.wait_for(lambda: "timed out" in s.status(inter))
 
 
 async def test_video_over_the_upload_limit_comes_smaller_with_the_link(scenario: Scenario) -> None:
