@@ -29,6 +29,7 @@ from typing import Any
 
 from bench.common import percentile, table, write_results
 from storage.task_store import SqliteTaskStore
+from tests.support.clock import FakeClock
 from videojobs.estimates import MIN_SAMPLES, Estimates, time_left, typical
 from videojobs.models import TaskState, VideoRequest, VideoTask, new_task_id
 from videojobs.ports import AdmissionLimits
@@ -41,14 +42,6 @@ KINDS = {  # (mode, duration) -> typical seconds from creation to completion
 }
 DAY = 24 * 3600.0
 EDIT_EVERY = 15.0
-
-
-class SimClock:
-    def __init__(self) -> None:
-        self.t = 1_770_000_000.0
-
-    def now(self) -> float:
-        return self.t
 
 
 @dataclass(order=True)
@@ -100,7 +93,7 @@ def simple_mean(durations: list[float], elapsed: float) -> float:
 
 async def replay(tasks: int, seed: int, window: int) -> dict[str, Any]:
     rng = random.Random(seed)
-    clock = SimClock()
+    clock = FakeClock()  # moved from event to event
     start = clock.t
     errors: dict[str, dict[str, list[float]]] = {
         name: {"first answer": [], "while running": []} for name in ("ours", "median", "mean")
