@@ -155,6 +155,8 @@ async def test_a_thread_of_an_allowed_channel_is_allowed(make_cogs: MakeCogs) ->
 
 
 async def test_without_an_allowed_role_the_member_is_told_to_ask(make_cogs: MakeCogs) -> None:
+    """The interaction's guild is not in discord.py's cache here (no GUILD_CREATE): the member's
+    role ids still come from the payload (they were dropped before, refusing carol too)."""
     artists = snowflake()
     cogs = await make_cogs(allowed_role_ids=frozenset({artists}))
     text = await refused(cogs, prompt="a cat")
