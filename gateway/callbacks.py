@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from observability.server import serve
 from videojobs.callbacks import CallbackNews
 from videojobs.errors import GatewayError
 from videojobs.models import GatewayState
@@ -97,13 +98,7 @@ async def start_callback_server(
 ) -> web.AppRunner:
     """Serve the callback route (CALLBACK_PUBLIC_URL's path plus a secret) on host:port."""
     path = urlsplit(public_url).path or "/"
-    runner = web.AppRunner(callback_app(path, verify, receive), access_log=None)
-    await runner.setup()
+    runner = await serve(callback_app(path, verify, receive), listen)
     host, port = listen
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError:
-        await runner.cleanup()
-        raise
     log.info("receiving task callbacks on %s:%d%s/<task secret>", host, port, path.rstrip("/"))
     return runner

@@ -51,8 +51,9 @@ def ops_app(
     return app
 
 
-async def start_ops_server(listen: tuple[str, int], app: web.Application) -> web.AppRunner:
-    """Serve `app` on host:port; `cleanup()` the runner to stop."""
+async def serve(app: web.Application, listen: tuple[str, int]) -> web.AppRunner:
+    """Serve `app` on host:port; `cleanup()` the runner to stop. Raises OSError (nothing left
+    open) when the address can't be served."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = listen
@@ -61,5 +62,11 @@ async def start_ops_server(listen: tuple[str, int], app: web.Application) -> web
     except OSError:
         await runner.cleanup()
         raise
-    log.info("serving /metrics and /healthz on %s:%d", host, port)
+    return runner
+
+
+async def start_ops_server(listen: tuple[str, int], app: web.Application) -> web.AppRunner:
+    """Serve /metrics and /healthz on host:port."""
+    runner = await serve(app, listen)
+    log.info("serving /metrics and /healthz on %s:%d", *listen)
     return runner
