@@ -216,7 +216,8 @@ def overview_embed(view: Overview, now: float) -> discord.Embed:
         ),
         inline=False,
     )
-    embed.set_footer(text=f"{view.server_unfinished} videos in progress in this server")
+    if view.server_unfinished is not None:
+        embed.set_footer(text=f"{view.server_unfinished} videos in progress in this server")
     return embed
 
 

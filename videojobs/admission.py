@@ -34,7 +34,7 @@ class Overview:
     recent: list[VideoTask]
     active_left: int | None  # None: no limit
     daily_left: int | None
-    server_unfinished: int
+    server_unfinished: int | None  # None in a DM: no server
     credits_left: float | None = None  # None: the server has no daily budget
 
 
@@ -210,9 +210,9 @@ class Admission:
             active_left=_left(policy.max_active, counts.active),
             daily_left=_left(policy.max_daily, counts.today),
             server_unfinished=(
-                await store.count_unfinished(requester.guild_id)
-                if requester.guild_id is not None
-                else len(unfinished)
+                None
+                if requester.guild_id is None
+                else await store.count_unfinished(requester.guild_id)
             ),
             credits_left=credits_left,
         )

@@ -22,6 +22,14 @@ async def test_status_overview_lists_the_members_tasks_and_limits_left(cogs: Cog
     assert "2 videos in progress in this server" in outcome.text
 
 
+async def test_status_in_a_dm_speaks_of_no_server(cogs: Cogs) -> None:
+    dm = Place(None, snowflake(), channel_type=1)
+    _, task = await cogs.video(where=dm, prompt="a quiet dm")
+    outcome = await cogs.slash("status", where=dm)
+    assert outcome.ephemeral and f"`{task.short_id}`" in outcome.text
+    assert "server" not in outcome.text
+
+
 async def test_status_with_nothing_running(cogs: Cogs) -> None:
     outcome = await cogs.slash("status")
     assert outcome.ephemeral and "Nothing right now." in outcome.text
