@@ -24,10 +24,10 @@ class Finish:
         task: VideoTask,
         state: TaskState,
         *,
+        expect: Collection[TaskState] | None = None,
         reason: str | None = None,
         result_url: str | None = None,
         progress: int | None = None,
-        expect: Collection[TaskState] | None = None,
         deliver: bool = True,
         outcome: str | None = None,
     ) -> VideoTask:
