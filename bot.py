@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import signal
 import sys
@@ -30,6 +28,7 @@ from cogs.queue import CancelMenu, QueueCog, QueuePageButton
 from cogs.remix import RemixButton, RemixCog
 from cogs.settings import ResetButton, build_settings_group
 from cogs.status import StatusCog
+from cogs.sync import sync_commands_if_changed
 from cogs.telemetry import discord_trace
 from cogs.video import build_video_command
 from config import Settings, SettingsError, load_settings
@@ -53,9 +52,6 @@ from videojobs.service import VideoJobsService
 
 log = logging.getLogger("bot")
 
-COMMAND_HASH_KEY = "command_tree_hash"
-COMMAND_SYNC_LOCK = "command_sync"  # one process at a time syncs (several processes, shards)
-COMMAND_SYNC_LOCK_SECONDS = 120.0
 SHUTDOWN_GRACE = 20.0
 HEALTH_MIN_AGE = 60.0  # the poller counts as stalled after max(this, 3 poll intervals)
 EXIT_BAD_SETTINGS = 2
@@ -128,7 +124,8 @@ class VideoBot(commands.Bot):
         )
         self.add_dynamic_items(RetryButton, RemixButton, DetailsButton, HistoryButton)
         self.add_dynamic_items(ResetButton, QueuePageButton, CancelMenu)
-        await self.sync_commands_if_changed()
+        guild_ids = self.settings.discord_guild_ids
+        await sync_commands_if_changed(self.tree, guild_ids, service.store, self.key_values)
 
     def health(self) -> Health:
         """Healthy while connected to Discord and the poller ran recently (GET /healthz)."""
@@ -154,42 +151,6 @@ class VideoBot(commands.Bot):
                 "The bot is restarting; try again in a minute.", ephemeral=True
             )
         return self.accepting
-
-    async def sync_commands_if_changed(self) -> None:
-        """Sync only when the command tree changed since the last successful sync."""
-        assert self.front is not None
-        guild_ids = self.settings.discord_guild_ids
-        tree = [command.to_dict(self.tree) for command in self.tree.get_commands()]
-        digest = hashlib.sha256(
-            json.dumps({"guilds": guild_ids, "commands": tree}, sort_keys=True).encode()
-        ).hexdigest()
-        store = self.front.service.store
-        if not await store.try_lock(COMMAND_SYNC_LOCK, COMMAND_SYNC_LOCK_SECONDS):
-            log.info("another bot process is syncing the commands; not syncing here")
-            return
-        try:
-            await self._sync(guild_ids, digest)
-        finally:
-            await store.release_lock(COMMAND_SYNC_LOCK)
-
-    async def _sync(self, guild_ids: tuple[int, ...], digest: str) -> None:
-        if await self.key_values.get(COMMAND_HASH_KEY) == digest:
-            log.info("commands unchanged since the last sync; not syncing")
-            return
-        try:
-            if guild_ids:
-                for guild_id in guild_ids:
-                    guild = discord.Object(guild_id)
-                    self.tree.copy_global_to(guild=guild)
-                    await self.tree.sync(guild=guild)
-                log.info("commands synced to guilds %s", ", ".join(map(str, guild_ids)))
-            else:
-                await self.tree.sync()
-                log.info("commands synced globally (they may take a while to appear)")
-        except discord.HTTPException as exc:
-            log.error("command sync failed (%s); will try again at the next start", exc)
-            return
-        await self.key_values.set(COMMAND_HASH_KEY, digest)
 
     async def on_ready(self) -> None:
         log.info(
