@@ -28,90 +28,27 @@ import aiohttp
 
 from videojobs.errors import GatewayError
 
+from .reasons import (
+    BAD_ADDRESS,
+    BAD_PARAMETER,
+    BUSY,
+    CODE_REASONS,
+    DOWN,
+    INVALID_KEY,
+    NO_ACCESS,
+    NOT_FOUND,
+    OUT_OF_QUOTA,
+    TIMED_OUT,
+    UNREADABLE,
+    Reason,
+    kling_reason,
+)
+
 # "upstream load of this group is saturated, try again later": every 429 from upstream says so.
 UPSTREAM_SATURATED = "当前分组上游负载已饱和"
 
 DETAIL_CHARS = 300
 REASON_CHARS = 160
-
-
-@dataclass(frozen=True, slots=True)
-class _Reason:
-    """One kind of failure: what a member reads, and whether trying again can help."""
-
-    message: str
-    transient: bool
-
-
-INVALID_KEY = _Reason(
-    "The video gateway rejected the bot's API key. Ask the server owner to check KLING_API_KEY.",
-    transient=False,
-)
-NO_ACCESS = _Reason(
-    "The bot's gateway account cannot use this model. "
-    "Ask the server owner to check KLING_MODELS and the account's permissions.",
-    transient=False,
-)
-OUT_OF_QUOTA = _Reason(
-    "The bot's gateway account is out of quota. Ask the server owner to top it up.",
-    transient=False,
-)
-CONTENT_POLICY = _Reason(
-    "The video service refused this request under its content policy. "
-    "Rephrase the prompt or use a different image.",
-    transient=False,
-)
-BAD_PARAMETER = _Reason("The video service rejected the request's settings.", transient=False)
-BUSY = _Reason("The video service is busy right now. Try again in a few minutes.", transient=True)
-DOWN = _Reason(
-    "The video gateway is down or unreachable right now. Try again in a few minutes.",
-    transient=True,
-)
-TIMED_OUT = _Reason(
-    "The video gateway did not answer in time. Try again in a few minutes.", transient=True
-)
-UNREADABLE = _Reason(
-    "The video gateway sent an answer the bot could not read. Try again in a few minutes.",
-    transient=True,
-)
-BAD_ADDRESS = _Reason(
-    "The video gateway's address is not valid. Ask the server owner to check KLING_API_BASE.",
-    transient=False,
-)
-NOT_FOUND = _Reason("The video gateway does not know this task.", transient=False)
-
-# The relay's snake_case codes whose meaning does not depend on the HTTP status.
-_CODE_REASONS = {
-    "insufficient_user_quota": OUT_OF_QUOTA,
-    "model_not_found": NO_ACCESS,
-    "task_not_exist": NOT_FOUND,
-    "invalid_request": BAD_PARAMETER,
-    "build_request_failed": BAD_PARAMETER,  # the client sent a field of the wrong JSON type
-    "token_concurrency_limit_reached": BUSY,
-    "do_request_failed": DOWN,
-    "get_task_failed": DOWN,
-}
-
-
-def _kling_reason(code: int) -> _Reason | None:
-    """Kling's numeric error codes, from its API reference."""
-    if 1000 <= code <= 1004:  # the relay's own Kling credentials are broken
-        return _Reason(DOWN.message, transient=False)
-    if code in (1100, 1101, 1102):  # account abnormal, in arrears, resource pack used up
-        return OUT_OF_QUOTA
-    if code in (1103, 1203):  # no access to the resource, model does not exist
-        return NO_ACCESS
-    if 1200 <= code <= 1202:
-        return BAD_PARAMETER
-    if code in (1300, 1301):
-        return CONTENT_POLICY
-    if code in (1302, 1303):  # requests too fast, concurrency over the package's limit
-        return BUSY
-    if code == 1304:  # IP allow-list of the relay's Kling account
-        return _Reason(DOWN.message, transient=False)
-    if 5000 <= code <= 5999:
-        return DOWN
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +137,10 @@ def _read_body(body: str) -> _Said:
     return _Said(said.message, said.code, inner[0], inner[1], relay=said.relay)
 
 
-def _reason_for(status: int, said: _Said) -> _Reason:
-    if said.kling_code is not None and (reason := _kling_reason(said.kling_code)):
+def _reason_for(status: int, said: _Said) -> Reason:
+    if said.kling_code is not None and (reason := kling_reason(said.kling_code)):
         return reason
-    if said.code and (reason := _CODE_REASONS.get(said.code.lower())):
+    if said.code and (reason := CODE_REASONS.get(said.code.lower())):
         return reason
     if UPSTREAM_SATURATED in said.message:
         return BUSY
@@ -214,7 +151,7 @@ def _reason_for(status: int, said: _Said) -> _Reason:
     if status == 429:
         return BUSY
     if status == 404:  # the gateway has no 404 for tasks: the base URL is wrong
-        return _Reason(DOWN.message, transient=False)
+        return Reason(DOWN.message, transient=False)
     if 400 <= status < 500:
         return BAD_PARAMETER
     return DOWN
@@ -339,7 +276,7 @@ def error_from_exception(exc: BaseException, *, secrets: Iterable[str] = ()) -> 
     elif isinstance(exc, aiohttp.ClientError | OSError):
         reason, code = DOWN, "connection_lost"
     else:
-        reason, code = _Reason(DOWN.message, transient=False), "unexpected"
+        reason, code = Reason(DOWN.message, transient=False), "unexpected"
     detail = shorten(scrub(f"{type(exc).__name__}: {exc}", secrets), DETAIL_CHARS)
     return GatewayError(
         reason.message,
@@ -374,7 +311,7 @@ def describe_failure(reason: str | None) -> str:
     if inner is None:
         return shorten(_without_request_id(reason), DETAIL_CHARS)
     code, message = inner
-    kind = _kling_reason(code)
+    kind = kling_reason(code)
     if kind is None or kind is BAD_PARAMETER:
         why = shorten(_without_request_id(message), REASON_CHARS) or f"Kling error {code}"
         prefix = "The video service rejected the request: " if kind else ""
