@@ -56,6 +56,9 @@ class Polling:
         self.delivery = delivery
         self.requested = asyncio.Event()  # set by callbacks: the poller wakes at once
         self._slots = asyncio.Semaphore(lifecycle.config.poll_concurrency)
+        # Tasks of this process whose last poll failed: polled again as soon as any poll gets
+        # an answer, rather than after their own backoff (up to MAX_ERROR_BACKOFF).
+        self._failing: set[str] = set()
 
     async def poll_due(self) -> PollCounts:
         """Fetch every task that is due, with bounded concurrency."""
@@ -67,6 +70,8 @@ class Polling:
         later: list[_Later] = []
         outcomes = await asyncio.gather(*(self._poll_one(task, later) for task in due))
         await self._write_later(later)
+        if self._failing and any(outcome in ("finished", "polled") for outcome in outcomes):
+            await self._resume_failing()
         lc.schedule.prune(now, max_age=2 * lc.config.task_timeout)
         return PollCounts(
             polled=len(due),
@@ -147,6 +152,7 @@ class Polling:
             return "finished"
         now = lc.clock.now()
         errors = task.poll_errors + 1
+        self._failing.add(task.id)
         unexpected = gateway_error is None
         retry_after = None if gateway_error is None else gateway_error.retry_after
         next_poll = lc.schedule.after_error(now, task.deadline_at, errors, retry_after)
@@ -170,6 +176,7 @@ class Polling:
     ) -> Outcome:
         """What a snapshot means for the task: its end, or its new state and next poll."""
         lc = self.lc
+        self._failing.discard(task.id)
         state = _STATE_FOR[snapshot.state]
         now = lc.clock.now()
         changed = state is not task.state or snapshot.progress > task.progress
@@ -198,6 +205,26 @@ class Polling:
         )
         later.append(_Later(updated, sent, show=True))
         return "polled"
+
+    async def _resume_failing(self) -> None:
+        """The gateway answers again: the tasks whose polls failed are due now (spread over one
+        poll interval), not at the end of their backoff."""
+        lc = self.lc
+        ids, self._failing = self._failing, set()
+        now = lc.clock.now()
+        resumed = 0
+        for task_id in ids:
+            task = await lc.store.get(task_id)
+            if task is None or task.state not in POLLED_STATES:
+                continue
+            soon = now + lc.rng.uniform(0, lc.config.poll_interval)
+            if soon < task.next_poll_at:
+                resumed += await lc.store.update(
+                    task.evolve(next_poll_at=soon), expect_states=POLLED_STATES
+                )
+        if resumed:
+            log.info("the gateway answers again: %d tasks whose polls failed resume", resumed)
+            self.requested.set()
 
     async def _write_later(self, later: list[_Later]) -> None:
         """Write the unfinished tasks of a pass in one transaction; only those still polled

@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes import FakeGateway, MemoryStore, RecordingNotifier
 from tests.support.clock import FakeClock
+from videojobs.errors import GatewayError
 from videojobs.lifecycle import Lifecycle, ServiceConfig
 from videojobs.models import Requester, TaskSnapshot, TaskState, VideoRequest, VideoTask
 from videojobs.policy import BotDefaults, Policies
@@ -144,3 +145,33 @@ async def test_a_failed_poll_leaves_one_log_line(caplog: pytest.LogCaptureFixtur
     assert "boom" in lines[0].getMessage() and "next try in" in lines[0].getMessage()
     stored = await store.get(task.id)
     assert stored is not None and stored.poll_errors == 1 and stored.next_poll_at > clock.t
+
+
+async def test_when_the_gateway_answers_again_the_backed_off_tasks_are_polled_soon() -> None:
+    """Polls that failed back off (up to five minutes). Once a poll gets an answer again, the
+    other tasks whose polls failed are polled within one interval, not at their backoff's end."""
+    service, store, gateway, clock = make(poll_interval=10.0)
+    tasks = [await service.admit_and_send(REQUEST, ALICE) for _ in range(3)]
+    down = GatewayError("The video gateway is down.", retryable=True, status=503)
+    for remote in gateway.remote.values():
+        remote.script = [down] * 6 + remote.script
+    for _ in range(5):  # five failed polls each: the next ones are minutes away
+        stored = [await store.get(task.id) for task in tasks]
+        clock.t = max(t.next_poll_at for t in stored if t is not None)
+        assert await service.poll_due() == (3, 0, 3)
+    backed_off = [await store.get(task.id) for task in tasks]
+    assert all(t is not None and t.poll_errors == 5 for t in backed_off)
+    assert min(t.next_poll_at for t in backed_off if t is not None) - clock.t > 100
+
+    first = min(backed_off, key=lambda t: t.next_poll_at if t is not None else 0)
+    assert first is not None
+    gateway.remote[first.gateway_task_id or ""].script[5] = FakeGateway.snapshot(
+        first.gateway_task_id or "", "running"
+    )  # the gateway is back: the earliest task's next poll gets an answer
+    clock.t = first.next_poll_at
+    polled, _, errors = await service.poll_due()
+    assert (polled, errors) == (1, 0)
+    for other in backed_off:
+        if other is not None and other.id != first.id:
+            stored = await store.get(other.id)
+            assert stored is not None and stored.next_poll_at - clock.t <= 10.0
