@@ -163,7 +163,7 @@ async def launch(interaction: discord.Interaction, front: Front, task: VideoTask
                 thread = await message.create_thread(
                     name=thread_name(task), auto_archive_duration=1440
                 )
-            except discord.HTTPException as exc:
+            except Exception as exc:  # refused, or the request failed: the channel will do
                 log.info("task %s: no thread (%s); using the channel", task.id, exc)
                 thread = None
             thread_id = None if thread is None else thread.id

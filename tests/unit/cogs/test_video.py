@@ -8,6 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+import discord
 import pytest
 
 from cogs.errors import GENERIC
@@ -186,6 +188,19 @@ async def test_a_thread_refused_by_discord_falls_back_to_the_channel(cogs: Cogs)
     outcome, task = await cogs.video(prompt="threads are refused")
     assert [c.status for c in outcome.made("POST", THREADS)] == [403]
     assert task.thread_id is None
+    assert len(cogs.gateway.created) == 1, "the task is sent all the same"
+
+
+async def test_a_thread_request_that_fails_on_the_way_leaves_the_task_in_the_channel(
+    cogs: Cogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def dropped(*args: Any, **kwargs: Any) -> Any:
+        raise aiohttp.ServerDisconnectedError()
+
+    monkeypatch.setattr(discord.Message, "create_thread", dropped)
+    outcome, task = await cogs.video(prompt="the connection drops on the thread")
+    assert outcome.type == 4 and not outcome.ephemeral
+    assert task.thread_id is None, "no thread: everything later goes to the channel"
     assert len(cogs.gateway.created) == 1, "the task is sent all the same"
 
 
