@@ -57,8 +57,10 @@ class Polling:
         self.requested = asyncio.Event()  # set by callbacks: the poller wakes at once
         self._slots = asyncio.Semaphore(lifecycle.config.poll_concurrency)
         # Tasks of this process whose last poll failed: polled again as soon as any poll gets
-        # an answer, rather than after their own backoff (up to MAX_ERROR_BACKOFF).
+        # an answer, rather than after their own backoff (up to MAX_ERROR_BACKOFF); once per
+        # run of failures, so a task that fails on its own still backs off.
         self._failing: set[str] = set()
+        self._resumed: set[str] = set()
 
     async def poll_due(self) -> PollCounts:
         """Fetch every task that is due, with bounded concurrency."""
@@ -70,7 +72,7 @@ class Polling:
         later: list[_Later] = []
         outcomes = await asyncio.gather(*(self._poll_one(task, later) for task in due))
         await self._write_later(later)
-        if self._failing and any(outcome in ("finished", "polled") for outcome in outcomes):
+        if self._failing - self._resumed and any(o in ("finished", "polled") for o in outcomes):
             await self._resume_failing()
         lc.schedule.prune(now, max_age=2 * lc.config.task_timeout)
         return PollCounts(
@@ -177,6 +179,7 @@ class Polling:
         """What a snapshot means for the task: its end, or its new state and next poll."""
         lc = self.lc
         self._failing.discard(task.id)
+        self._resumed.discard(task.id)
         state = _STATE_FOR[snapshot.state]
         now = lc.clock.now()
         changed = state is not task.state or snapshot.progress > task.progress
@@ -207,15 +210,18 @@ class Polling:
         return "polled"
 
     async def _resume_failing(self) -> None:
-        """The gateway answers again: the tasks whose polls failed are due now (spread over one
-        poll interval), not at the end of their backoff."""
+        """The gateway answers again: the tasks whose polls failed (and were not resumed since)
+        are due now, spread over one poll interval, not at the end of their backoff."""
         lc = self.lc
-        ids, self._failing = self._failing, set()
+        ids = self._failing - self._resumed
+        self._resumed |= ids
         now = lc.clock.now()
         resumed = 0
         for task_id in ids:
             task = await lc.store.get(task_id)
             if task is None or task.state not in POLLED_STATES:
+                self._failing.discard(task_id)
+                self._resumed.discard(task_id)
                 continue
             soon = now + lc.rng.uniform(0, lc.config.poll_interval)
             if soon < task.next_poll_at:

@@ -175,3 +175,25 @@ async def test_when_the_gateway_answers_again_the_backed_off_tasks_are_polled_so
         if other is not None and other.id != first.id:
             stored = await store.get(other.id)
             assert stored is not None and stored.next_poll_at - clock.t <= 10.0
+
+
+async def test_a_task_whose_polls_fail_on_their_own_still_backs_off() -> None:
+    """Pulled in once when the gateway answered again; failing again, it keeps its backoff
+    however many other polls succeed (it is not polled at every pass)."""
+    service, store, gateway, clock = make(poll_interval=10.0)
+    broken, fine = [await service.admit_and_send(REQUEST, ALICE) for _ in range(2)]
+    down = GatewayError("The video gateway is down.", retryable=True, status=503)
+    gateway.remote[broken.gateway_task_id or ""].script = [down]  # fails for ever
+    queued = FakeGateway.snapshot(fine.gateway_task_id or "", "queued")
+    gateway.remote[fine.gateway_task_id or ""].script = [down, down, down, queued]
+    for _ in range(3):  # both fail three times
+        stored = [await store.get(t.id) for t in (broken, fine)]
+        clock.t = max(t.next_poll_at for t in stored if t is not None)
+        assert await service.poll_due() == (2, 0, 2)
+    for _ in range(6):  # then `fine` answers at each of its polls
+        due = [t for t in [await store.get(x.id) for x in (broken, fine)] if t is not None]
+        clock.t = min(t.next_poll_at for t in due)
+        await service.poll_due()
+    stored = await store.get(broken.id)
+    assert stored is not None and stored.poll_errors >= 4
+    assert stored.poll_errors <= 5, "pulled in once, not at every pass of the other task"
