@@ -233,7 +233,7 @@ class GatewayClient:
         return data
 
 
-# --- response bodies --------------------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------------
 
 
 def _attempt_line(method: str, path: str, error: GatewayError, attempt: int, attempts: int) -> str:
